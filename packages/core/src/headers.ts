@@ -1,0 +1,199 @@
+import type { Decision, LimitStatus } from "./decision.js";
+
+export interface HeaderOptions {
+  /** IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-10/11). Default true. */
+  ietf?: boolean;
+  /** `Retry-After` on denials. Default true. */
+  retryAfter?: boolean;
+  /** Legacy `X-RateLimit-Limit/-Remaining/-Reset` (reset as epoch seconds) of the most restrictive limit. */
+  legacy?: boolean;
+  /** OpenAI-style `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`. */
+  openai?: boolean;
+  /** Clock for the legacy epoch reset. */
+  now?: () => number;
+}
+
+/** Enforced limits only: monitors never change a response. */
+const enforced = (decision: Decision) => decision.limits.filter((status) => status.mode === "enforce");
+
+/** Policy names must be unique in a field; a repeated name gets its subject kind appended. */
+function policyNames(statuses: LimitStatus[]): string[] {
+  const seen = new Map<string, number>();
+  return statuses.map((status) => {
+    let name = status.name;
+    if (seen.has(name)) name = `${status.name}-${status.subject.slice(0, status.subject.indexOf(":"))}`;
+    let suffix = 2;
+    const base = name;
+    while (seen.has(name)) name = `${base}-${suffix++}`;
+    seen.set(name, 1);
+    return name;
+  });
+}
+
+/** Policy names are Structured Field strings: printable ASCII with `"` and `\` escaped. */
+const sfString = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, "?")}"`;
+
+function policyItem(name: string, status: LimitStatus): string {
+  let item = `${sfString(name)};q=${status.limit}`;
+  if (status.algorithm === "concurrency") return `${item};qu="concurrent-requests"`;
+  if (status.unit === "tokens") item += `;qu="tokens"`;
+  return `${item};w=${status.window}`;
+}
+
+/** The limit a client will hit first: least remaining, then latest reset. */
+function mostRestrictive(statuses: LimitStatus[]): LimitStatus | undefined {
+  let chosen: LimitStatus | undefined;
+  for (const status of statuses) {
+    if (
+      chosen === undefined ||
+      status.remaining < chosen.remaining ||
+      (status.remaining === chosen.remaining && status.reset > chosen.reset)
+    ) {
+      chosen = status;
+    }
+  }
+  return chosen;
+}
+
+/** `1s`, `6m0s`, `1h2m3s`: the reset format OpenAI's headers use. */
+function openAiDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/**
+ * The response headers for a decision, ready to copy onto an HTTP response.
+ *
+ * @example
+ * rateLimitHeaders(decision)
+ * // { "RateLimit-Policy": "\"minute\";q=10;w=60", "RateLimit": "\"minute\";r=0;t=42", "Retry-After": "42" }
+ */
+export function rateLimitHeaders(decision: Decision, options: HeaderOptions = {}): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const statuses = enforced(decision);
+  if (options.ietf !== false && statuses.length > 0) {
+    const names = policyNames(statuses);
+    headers["RateLimit-Policy"] = statuses.map((status, i) => policyItem(names[i] as string, status)).join(", ");
+    headers.RateLimit = statuses
+      .map((status, i) => `${sfString(names[i] as string)};r=${status.remaining};t=${status.reset}`)
+      .join(", ");
+  }
+  if (options.retryAfter !== false && !decision.allowed && decision.retryAfter !== undefined) {
+    headers["Retry-After"] = String(decision.retryAfter);
+  }
+  if (options.legacy) {
+    const binding = mostRestrictive(statuses);
+    if (binding) {
+      const now = options.now?.() ?? Date.now();
+      headers["X-RateLimit-Limit"] = String(binding.limit);
+      headers["X-RateLimit-Remaining"] = String(binding.remaining);
+      headers["X-RateLimit-Reset"] = String(Math.ceil(now / 1000) + binding.reset);
+    }
+  }
+  if (options.openai) {
+    for (const unit of ["requests", "tokens"] as const) {
+      const binding = mostRestrictive(statuses.filter((status) => status.unit === unit));
+      if (!binding) continue;
+      headers[`x-ratelimit-limit-${unit}`] = String(binding.limit);
+      headers[`x-ratelimit-remaining-${unit}`] = String(binding.remaining);
+      headers[`x-ratelimit-reset-${unit}`] = openAiDuration(binding.reset);
+    }
+  }
+  return headers;
+}
+
+/** An RFC 9457 problem document for a denial (`application/problem+json`). */
+export interface DenialProblem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  reason: string;
+  "retry-after"?: number;
+  "violated-policies": string[];
+}
+
+/** Problem type URIs. Rate and quota denials are told apart so clients can back off differently. */
+export const PROBLEM_TYPES = {
+  rate: "https://tollgate.dev/problems/rate-limit-exceeded",
+  quota: "https://iana.org/assignments/http-problem-types#quota-exceeded",
+  cost: "https://tollgate.dev/problems/cost-exceeds-limit",
+  forbidden: "https://tollgate.dev/problems/forbidden",
+  invalidKey: "https://tollgate.dev/problems/invalid-key",
+  unavailable: "https://tollgate.dev/problems/store-unavailable",
+} as const;
+
+function humanWait(seconds: number): string {
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds % 60;
+  if (minutes < 60) return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return `${hours} h ${minutes % 60} min`;
+}
+
+/**
+ * The problem document and status for a denied decision: 429 for limits and quotas, 403 for a
+ * missing scope, 401 for an invalid key, 503 when the store failed closed.
+ */
+export function denialProblem(decision: Decision): DenialProblem {
+  const violated = enforced(decision)
+    .filter((status) => status.exceeded)
+    .map((status) => status.name);
+  const wait = decision.retryAfter;
+  switch (decision.reason) {
+    case "forbidden":
+      return {
+        type: PROBLEM_TYPES.forbidden,
+        title: "Forbidden",
+        status: 403,
+        detail: "Your role or API key does not permit this endpoint.",
+        reason: "forbidden",
+        "violated-policies": [],
+      };
+    case "invalid_key":
+      return {
+        type: PROBLEM_TYPES.invalidKey,
+        title: "Invalid API key",
+        status: 401,
+        detail: "The API key is unknown, revoked or expired.",
+        reason: "invalid_key",
+        "violated-policies": [],
+      };
+    case "store_unavailable":
+      return {
+        type: PROBLEM_TYPES.unavailable,
+        title: "Rate limiting unavailable",
+        status: 503,
+        detail: "The limit store is unreachable and this endpoint fails closed. Try again shortly.",
+        reason: "store_unavailable",
+        ...(wait !== undefined ? { "retry-after": wait } : {}),
+        "violated-policies": [],
+      };
+    case "cost_exceeds_limit":
+      return {
+        type: PROBLEM_TYPES.cost,
+        title: "Request larger than the limit",
+        status: 429,
+        detail: `This request costs more than ${violated.join(", ") || "the limit"} can ever allow; retrying will not help.`,
+        reason: "cost_exceeds_limit",
+        "violated-policies": violated,
+      };
+    default: {
+      const quota = decision.reason === "quota_exceeded";
+      return {
+        type: quota ? PROBLEM_TYPES.quota : PROBLEM_TYPES.rate,
+        title: quota ? "Quota exceeded" : "Too many requests",
+        status: 429,
+        detail: `${quota ? "Quota" : "Rate limit"} exceeded (${violated.join(", ")}). Try again in ${humanWait(wait ?? 1)}.`,
+        reason: decision.reason ?? "limit_exceeded",
+        ...(wait !== undefined ? { "retry-after": wait } : {}),
+        "violated-policies": violated,
+      };
+    }
+  }
+}

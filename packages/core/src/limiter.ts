@@ -1,0 +1,403 @@
+import { periodBounds } from "./calendar.js";
+import { type Clock, systemClock } from "./clock.js";
+import { type CompiledConfig, type CompiledLimit, compileConfig, type LimitsConfig } from "./config.js";
+import type { ChargeReceipt, Decision, DecisionReason, LimitStatus } from "./decision.js";
+import { InputError, StoreUnavailableError } from "./errors.js";
+import { type Limit, MAX_AMOUNT } from "./limit.js";
+import { type BreakerOptions, type BreakerState, CircuitBreaker, withTimeout } from "./resilience.js";
+import type { CounterRef, DecideItem, DecideResult, Store } from "./store.js";
+import { type Subject, subjectId, validateSubject } from "./subject.js";
+
+/** One request to decide. */
+export interface CheckInput {
+  subject: Subject;
+  /** Endpoint class (`llm_call`): adds that category's limits and filters limits by `categories`. */
+  category?: string;
+  /** Plan name; default from `planFor` (signed-in / anonymous when those plans exist). */
+  plan?: string;
+  /**
+   * Units for `unit: tokens` limits (default 1). `unit: requests` limits count the request once.
+   * 0 peeks: nothing is charged anywhere.
+   */
+  cost?: number;
+  /** The caller brings its own provider key: token limits and `byokExempt` limits are skipped. */
+  byok?: boolean;
+  /** Evaluate without charging. */
+  dryRun?: boolean;
+}
+
+export interface LimiterHooks {
+  /** Every decision (metrics, alerts on `crossed`, audit). Must not throw. */
+  onDecision?(decision: Decision, input: CheckInput): void;
+  /** A store call failed or timed out; the decision was degraded. Must not throw. */
+  onStoreError?(error: unknown, operation: string): void;
+  onBreakerChange?(state: BreakerState): void;
+}
+
+export interface LimiterOptions extends LimitsConfig {
+  store: Store;
+  /** Time for the breaker and the calendar lengths reported; stores keep their own clock. */
+  clock?: Clock;
+  /** Store call timeout; slower calls count as failures. Default 100 ms. */
+  timeoutMs?: number;
+  /** Circuit breaker over the store; `false` disables it. */
+  breaker?: BreakerOptions | false;
+  /** Insurance store (usually `memoryStore()`) that decides while the primary store is failing. */
+  fallback?: Store;
+  /** Plan for a subject when the request names none. Default: `signed-in` for a user, `anonymous` otherwise, when those plans exist. */
+  planFor?: (subject: Subject) => string | undefined;
+  hooks?: LimiterHooks;
+}
+
+/** Settling or refunding never throws: it answers whether the store took it. */
+export type AdjustOutcome = { applied: true } | { applied: false; error: unknown };
+
+/**
+ * Decides requests against limits, atomically, on any Store.
+ *
+ * @example
+ * const limiter = createLimiter({
+ *   store: memoryStore(),
+ *   limits: [{ name: "llm-hour", per: "user", algorithm: "sliding-window", limit: 20, window: "1h" }],
+ * });
+ * const decision = await limiter.check({ subject: { user: "u-42" } });
+ */
+export interface Limiter {
+  /** Decides and, when allowed, charges every applicable limit (all or nothing). */
+  check(input: CheckInput): Promise<Decision>;
+  /** Reads the caller's counters without charging (usage endpoints). */
+  peek(input: Omit<CheckInput, "cost" | "dryRun">): Promise<Decision>;
+  /** Replaces the estimated token cost of an allowed decision with the actual one (refund or extra charge into debt). */
+  settle(decision: Decision, actualCost: number): Promise<AdjustOutcome>;
+  /** Gives back everything an allowed decision charged (the upstream call failed) and releases its leases. */
+  refund(decision: Decision): Promise<AdjustOutcome>;
+  /** Releases the concurrency leases a decision took. */
+  release(decision: Decision): Promise<AdjustOutcome>;
+  /** Deletes every counter of a subject (all plans and categories), or only those of the named limit. */
+  reset(subject: Subject, options?: { limit?: string }): Promise<void>;
+  /** Replaces the limits, plans and categories; throws ConfigError and keeps the old ones if invalid. */
+  update(config: LimitsConfig): void;
+  /** The compiled configuration in force. */
+  readonly config: CompiledConfig;
+  readonly breakerState: BreakerState;
+  readonly store: Store;
+}
+
+const NO_LIMITS: readonly CompiledLimit[] = Object.freeze([]);
+const CATEGORY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function validateCost(cost: unknown): number {
+  if (cost === undefined) return 1;
+  if (typeof cost !== "number" || !Number.isInteger(cost) || cost < 0 || cost > MAX_AMOUNT) {
+    throw new InputError("cost", `must be a whole number from 0 to ${MAX_AMOUNT} (got ${JSON.stringify(cost)})`);
+  }
+  return cost;
+}
+
+function defaultPlanFor(config: CompiledConfig): (subject: Subject) => string | undefined {
+  return (subject) => {
+    if (subject.user !== undefined && config.plans.has("signed-in")) return "signed-in";
+    if (subject.user === undefined && subject.key === undefined && config.plans.has("anonymous")) return "anonymous";
+    return undefined;
+  };
+}
+
+const appliesTo = (limit: Limit, category: string | undefined) =>
+  limit.categories === undefined || (category !== undefined && limit.categories.includes(category));
+
+/** Window length in seconds as people read it: the current calendar period for quotas. */
+function windowSeconds(limit: Limit, now: number): number {
+  if (limit.algorithm !== "quota") return Math.round(limit.windowMs / 1000);
+  const { start, end } = periodBounds(now, limit.period ?? "month", limit.timeZone);
+  return Math.round((end - start) / 1000);
+}
+
+function newLeaseId(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+/** Creates a limiter. Configuration is validated here; a ConfigError names every bad field. */
+export function createLimiter(options: LimiterOptions): Limiter {
+  const clock = options.clock ?? systemClock;
+  const timeoutMs = options.timeoutMs ?? 100;
+  const hooks = options.hooks ?? {};
+  const { store, fallback } = options;
+  const breaker =
+    options.breaker === false ? undefined : new CircuitBreaker(clock, options.breaker ?? {}, hooks.onBreakerChange);
+  let config = compileConfig(options);
+  let planFor = options.planFor ?? defaultPlanFor(config);
+  let applicable = new Map<string, readonly CompiledLimit[]>();
+
+  function limitsFor(plan: string | undefined, category: string | undefined): readonly CompiledLimit[] {
+    const cacheKey = `${plan ?? ""}\u0000${category ?? ""}`;
+    let list = applicable.get(cacheKey);
+    if (list === undefined) {
+      const planLimits = plan === undefined ? NO_LIMITS : (config.plans.get(plan) ?? NO_LIMITS);
+      const categoryLimits = category === undefined ? NO_LIMITS : (config.categories.get(category) ?? NO_LIMITS);
+      list = Object.freeze(
+        [...config.global, ...planLimits, ...categoryLimits].filter(({ limit }) => appliesTo(limit, category)),
+      );
+      applicable.set(cacheKey, list);
+    }
+    return list;
+  }
+
+  interface Prepared {
+    items: DecideItem[];
+    charge: boolean;
+    cost: number;
+    plan: string | undefined;
+    category: string | undefined;
+  }
+
+  function prepare(input: CheckInput): Prepared {
+    if (typeof input !== "object" || input === null) throw new InputError("input", "must be an object");
+    const subject = validateSubject(input.subject);
+    const cost = validateCost(input.cost);
+    const { category } = input;
+    if (category !== undefined) {
+      if (typeof category !== "string" || !CATEGORY_PATTERN.test(category)) {
+        throw new InputError("category", "must be 1-64 letters, digits, '_', '.', '-'");
+      }
+      if (config.knownCategories.size > 0 && !config.knownCategories.has(category)) {
+        throw new InputError("category", `unknown category "${category}"`);
+      }
+    }
+    const plan = input.plan ?? planFor(subject);
+    if (plan !== undefined && (typeof plan !== "string" || !config.plans.has(plan))) {
+      throw new InputError("plan", `unknown plan ${JSON.stringify(plan)}`);
+    }
+    if (input.byok !== undefined && typeof input.byok !== "boolean") throw new InputError("byok", "must be a boolean");
+    if (input.dryRun !== undefined && typeof input.dryRun !== "boolean") {
+      throw new InputError("dryRun", "must be a boolean");
+    }
+    const byok = input.byok === true;
+    const items: DecideItem[] = [];
+    for (const { limit, counter } of limitsFor(plan, category)) {
+      const id = subjectId(subject, limit.per);
+      if (id === undefined) continue;
+      if (byok && (limit.unit === "tokens" || limit.byokExempt)) continue;
+      const itemCost = limit.unit === "tokens" ? cost : cost > 0 ? 1 : 0;
+      const item: DecideItem = { counter, id, limit, cost: itemCost };
+      if (limit.algorithm === "concurrency" && itemCost > 0) item.leaseId = newLeaseId();
+      items.push(item);
+    }
+    return { items, charge: input.dryRun !== true && cost > 0, cost, plan, category };
+  }
+
+  /** Calls the store through the breaker and the timeout; failures reject with the cause. */
+  function guarded<T>(operation: string, call: () => T | Promise<T>): T | Promise<T> {
+    if (breaker && !breaker.allow()) {
+      throw new StoreUnavailableError(`store "${store.name}" skipped: circuit breaker open`);
+    }
+    let value: T | Promise<T>;
+    try {
+      value = withTimeout(call(), timeoutMs, `store "${store.name}" ${operation}`);
+    } catch (error) {
+      breaker?.failure();
+      throw error;
+    }
+    if (!(value instanceof Promise)) {
+      breaker?.success();
+      return value;
+    }
+    return value.then(
+      (result) => {
+        breaker?.success();
+        return result;
+      },
+      (error: unknown) => {
+        breaker?.failure();
+        throw error;
+      },
+    );
+  }
+
+  function toDecision(prepared: Prepared, result: DecideResult, source: ChargeReceipt["store"]): Decision {
+    const { items } = prepared;
+    const limits: LimitStatus[] = new Array(items.length);
+    let allowed = true;
+    let longestWait = 0;
+    let bindingLimit: Limit | undefined;
+    let neverFits = false;
+    for (let i = 0; i < items.length; i++) {
+      const { limit, id } = items[i] as DecideItem;
+      const outcome = result.outcomes[i] as DecideResult["outcomes"][number];
+      const status: LimitStatus = {
+        name: limit.name,
+        subject: `${limit.per}:${id}`,
+        mode: limit.mode,
+        algorithm: limit.algorithm,
+        unit: limit.unit,
+        limit: limit.capacity,
+        used: outcome.used,
+        remaining: outcome.remaining,
+        reset: Math.max(0, Math.ceil(outcome.resetMs / 1000)),
+        window: windowSeconds(limit, result.now),
+        exceeded: outcome.exceeded,
+        crossed: outcome.crossed,
+      };
+      if (limit.alert !== undefined) status.alert = limit.alert;
+      if (!outcome.fits && outcome.retryAfterMs !== Number.POSITIVE_INFINITY) {
+        status.retryAfter = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
+      }
+      limits[i] = status;
+      if (!outcome.fits && limit.mode === "enforce") {
+        allowed = false;
+        if (outcome.retryAfterMs === Number.POSITIVE_INFINITY) neverFits = true;
+        else if (outcome.retryAfterMs >= longestWait) {
+          longestWait = outcome.retryAfterMs;
+          bindingLimit = limit;
+        }
+      }
+    }
+    const decision: Decision = { allowed, limits };
+    if (prepared.plan !== undefined) decision.plan = prepared.plan;
+    if (prepared.category !== undefined) decision.category = prepared.category;
+    if (!allowed) {
+      let reason: DecisionReason = "limit_exceeded";
+      if (neverFits) reason = "cost_exceeds_limit";
+      else {
+        if (bindingLimit?.algorithm === "quota") reason = "quota_exceeded";
+        // Every denying limit fits after the longest of their waits: the others only recover meanwhile.
+        decision.retryAfter = Math.max(1, Math.ceil(longestWait / 1000));
+      }
+      decision.reason = reason;
+    }
+    if (result.charged) {
+      decision.receipt = Object.freeze({ items: prepared.items, at: result.now, cost: prepared.cost, store: source });
+    }
+    return decision;
+  }
+
+  async function degrade(prepared: Prepared, error: unknown, operation: string): Promise<Decision> {
+    hooks.onStoreError?.(error, operation);
+    if (fallback) {
+      try {
+        const result = await fallback.decide({ items: prepared.items, charge: prepared.charge });
+        const decision = toDecision(prepared, result, "fallback");
+        decision.degraded = true;
+        return decision;
+      } catch (fallbackError) {
+        hooks.onStoreError?.(fallbackError, `fallback ${operation}`);
+      }
+    }
+    const closed = prepared.items.some(({ limit }) => limit.mode === "enforce" && limit.failMode === "closed");
+    const decision: Decision = { allowed: !closed, reason: "store_unavailable", degraded: true, limits: [] };
+    if (closed) decision.retryAfter = 1;
+    if (prepared.plan !== undefined) decision.plan = prepared.plan;
+    if (prepared.category !== undefined) decision.category = prepared.category;
+    return decision;
+  }
+
+  async function decide(input: CheckInput): Promise<Decision> {
+    const prepared = prepare(input);
+    let decision: Decision;
+    if (prepared.items.length === 0) {
+      decision = { allowed: true, limits: [] };
+      if (prepared.plan !== undefined) decision.plan = prepared.plan;
+      if (prepared.category !== undefined) decision.category = prepared.category;
+    } else {
+      try {
+        const result = await guarded("decide", () => store.decide({ items: prepared.items, charge: prepared.charge }));
+        decision = toDecision(prepared, result, "primary");
+      } catch (error) {
+        decision = await degrade(prepared, error, "decide");
+      }
+    }
+    hooks.onDecision?.(decision, input);
+    return decision;
+  }
+
+  function storeOf(receipt: ChargeReceipt): Store {
+    return receipt.store === "fallback" && fallback ? fallback : store;
+  }
+
+  async function adjustWith(receipt: ChargeReceipt | undefined, items: Parameters<Store["adjust"]>[0]) {
+    if (receipt === undefined || items.length === 0) return { applied: true } as const;
+    try {
+      const target = storeOf(receipt);
+      await (target === store ? guarded("adjust", () => store.adjust(items)) : target.adjust(items));
+      return { applied: true } as const;
+    } catch (error) {
+      hooks.onStoreError?.(error, "adjust");
+      return { applied: false, error } as const;
+    }
+  }
+
+  async function releaseLeases(receipt: ChargeReceipt | undefined): Promise<AdjustOutcome> {
+    const leases = (receipt?.items ?? []).flatMap((item) =>
+      item.leaseId === undefined
+        ? []
+        : [{ counter: item.counter, id: item.id, limit: item.limit, leaseId: item.leaseId }],
+    );
+    if (receipt === undefined || leases.length === 0) return { applied: true };
+    try {
+      const target = storeOf(receipt);
+      await (target === store ? guarded("release", () => store.release(leases)) : target.release(leases));
+      return { applied: true };
+    } catch (error) {
+      hooks.onStoreError?.(error, "release");
+      return { applied: false, error };
+    }
+  }
+
+  return {
+    check: decide,
+    peek: (input) => decide({ ...input, cost: 0, dryRun: true }),
+    async settle(decision, actualCost) {
+      const actual = validateCost(actualCost);
+      const { receipt } = decision;
+      if (receipt === undefined) return { applied: true };
+      const delta = actual - receipt.cost;
+      if (delta === 0) return { applied: true };
+      const items = receipt.items
+        .filter((item) => item.limit.unit === "tokens")
+        .map((item) => ({ counter: item.counter, id: item.id, limit: item.limit, delta, chargedAt: receipt.at }));
+      return adjustWith(receipt, items);
+    },
+    async refund(decision) {
+      const { receipt } = decision;
+      const items = (receipt?.items ?? [])
+        .filter((item) => item.cost > 0 && item.limit.algorithm !== "concurrency")
+        .map((item) => ({
+          counter: item.counter,
+          id: item.id,
+          limit: item.limit,
+          delta: -item.cost,
+          chargedAt: receipt?.at ?? 0,
+        }));
+      const refunded = await adjustWith(receipt, items);
+      const released = await releaseLeases(receipt);
+      return refunded.applied ? released : refunded;
+    },
+    release: (decision) => releaseLeases(decision.receipt),
+    async reset(subjectInput, resetOptions = {}) {
+      const subject = validateSubject(subjectInput);
+      const all = [...config.global, ...[...config.plans.values()].flat(), ...[...config.categories.values()].flat()];
+      const seen = new Set<string>();
+      const refs: CounterRef[] = [];
+      for (const { limit, counter } of all) {
+        if (resetOptions.limit !== undefined && limit.name !== resetOptions.limit) continue;
+        const id = subjectId(subject, limit.per);
+        if (id === undefined || limit.per === "global" || seen.has(counter)) continue;
+        seen.add(counter);
+        refs.push({ counter, id, limit });
+      }
+      if (refs.length > 0) await guarded("reset", () => store.reset(refs));
+    },
+    update(next) {
+      const compiled = compileConfig(next);
+      config = compiled;
+      planFor = options.planFor ?? defaultPlanFor(compiled);
+      applicable = new Map();
+    },
+    get config() {
+      return config;
+    },
+    get breakerState() {
+      return breaker?.state ?? "closed";
+    },
+    store,
+  };
+}

@@ -1,0 +1,79 @@
+import type { CounterState } from "./algorithms/index.js";
+import type { Limit } from "./limit.js";
+
+/**
+ * One counter: a limit applied to one subject. `counter` identifies the limit (origin, name,
+ * subject kind, algorithm, window) and `id` the subject within that kind. Stores derive their
+ * keys from both; the subject label shown to people is `${limit.per}:${id}`.
+ */
+export interface CounterRef {
+  counter: string;
+  id: string;
+  limit: Limit;
+}
+
+export interface DecideItem extends CounterRef {
+  /** Units to charge (0 peeks). */
+  cost: number;
+  /** Concurrency limits: the lease this request takes. */
+  leaseId?: string;
+}
+
+export interface DecideRequest {
+  items: readonly DecideItem[];
+  /** false evaluates without changing anything (peek, dry run). */
+  charge: boolean;
+}
+
+/** What one counter said about one request. */
+export interface Outcome {
+  /** The cost fits this counter now. */
+  fits: boolean;
+  /** This request is over the counter's limit (a denial for enforced limits; a flag for monitors). */
+  exceeded: boolean;
+  /** Monitor limits: this charge took the counter over its limit for the first time in the window. */
+  crossed: boolean;
+  used: number;
+  remaining: number;
+  resetMs: number;
+  /** 0 when it fits; Infinity when the cost can never fit. */
+  retryAfterMs: number;
+}
+
+export interface DecideResult {
+  /** The store's clock at the decision (Redis TIME for Redis), in ms. */
+  now: number;
+  /** True when every counter was charged; false when nothing changed. */
+  charged: boolean;
+  outcomes: Outcome[];
+}
+
+export interface AdjustItem extends CounterRef {
+  /** Units to add (positive: charge the excess, possibly into debt) or remove (negative: refund). */
+  delta: number;
+  /** Store time of the original charge: a refund only applies to the window it was charged in. */
+  chargedAt: number;
+}
+
+export interface ReleaseItem extends CounterRef {
+  leaseId: string;
+}
+
+/**
+ * The contract every counter store keeps. `decide` is atomic: it evaluates every item against the
+ * store's own clock and, when `charge` is set and every enforced item fits, charges all of them;
+ * otherwise it changes nothing. Methods may answer synchronously (memory) or with a promise.
+ * The conformance suite in `@tollgate/core/testing` holds every store to the reference algorithms.
+ */
+export interface Store {
+  readonly name: string;
+  decide(request: DecideRequest): DecideResult | Promise<DecideResult>;
+  adjust(items: readonly AdjustItem[]): void | Promise<void>;
+  release(items: readonly ReleaseItem[]): void | Promise<void>;
+  reset(items: readonly CounterRef[]): void | Promise<void>;
+  /** Resolves when the store is reachable (readiness checks). */
+  ping?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export type { CounterState };

@@ -1,0 +1,48 @@
+import { InputError } from "./errors.js";
+import type { SubjectKind } from "./limit.js";
+
+/**
+ * Who a request is charged to. Several at once are normal (`user` and `org` and `ip`); each limit
+ * picks the one its `per` names. Values are opaque identifiers: any characters, at most
+ * {@link MAX_ID_LENGTH} long (stores encode them so `{`, `}`, `:` or unicode cannot collide).
+ */
+export interface Subject {
+  user?: string;
+  key?: string;
+  org?: string;
+  project?: string;
+  ip?: string;
+}
+
+export const SUBJECT_FIELDS = ["user", "key", "org", "project", "ip"] as const;
+/** Longest identifier accepted: long enough for any real id, short enough to keep keys bounded. */
+export const MAX_ID_LENGTH = 256;
+/** The id used by `per: global` limits. */
+export const GLOBAL_ID = "*";
+
+/** Validates a subject; throws InputError naming the field (`subject.user`). */
+export function validateSubject(subject: unknown): Subject {
+  if (typeof subject !== "object" || subject === null || Array.isArray(subject)) {
+    throw new InputError("subject", 'must be an object such as { user: "u-42" }');
+  }
+  for (const field in subject) {
+    const value = (subject as Record<string, unknown>)[field];
+    if (!(SUBJECT_FIELDS as readonly string[]).includes(field)) {
+      if (value === undefined) continue;
+      throw new InputError(`subject.${field}`, `is not a subject field (use ${SUBJECT_FIELDS.join(", ")})`);
+    }
+    if (value === undefined) continue;
+    if (typeof value !== "string" || value.length === 0) {
+      throw new InputError(`subject.${field}`, "must be a non-empty string");
+    }
+    if (value.length > MAX_ID_LENGTH) {
+      throw new InputError(`subject.${field}`, `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`);
+    }
+  }
+  return subject as Subject;
+}
+
+/** The id a limit with `per: kind` charges for this subject, or undefined if the subject has none. */
+export function subjectId(subject: Subject, kind: SubjectKind): string | undefined {
+  return kind === "global" ? GLOBAL_ID : subject[kind];
+}
