@@ -10,6 +10,7 @@
  * const decision = await limiter.check({ subject: { user: "u-42" }, cost: 1 });
  */
 export * from "./algorithms/index.js";
+export type { CacheBackend, CachedValue } from "./cache.js";
 export { type CalendarPeriod, isValidTimeZone, type PeriodBounds, periodBounds } from "./calendar.js";
 export { type Clock, type ManualClock, manualClock, systemClock } from "./clock.js";
 export {

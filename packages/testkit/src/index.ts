@@ -1,0 +1,1 @@
+export { findBinary, freePort, missing } from "./binaries.js";
