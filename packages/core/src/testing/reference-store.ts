@@ -18,7 +18,11 @@ export function referenceStore(clock: Clock): Store & { states: Map<string, Coun
       const now = clock.now();
       const current = request.items.map((item) => states.get(keyOf(item)));
       const { result, next } = evaluateDecision(current, request.items, request.charge, now);
-      if (next) request.items.forEach((item, i) => setState(item, next[i]));
+      if (next) {
+        request.items.forEach((item, i) => {
+          setState(item, next[i]);
+        });
+      }
       return result;
     },
     adjust(items: readonly AdjustItem[]) {
