@@ -1,0 +1,94 @@
+import type { Limiter } from "@tollgate/core";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { byokHeaderNames, stripProviderKey } from "../byok.js";
+import {
+  createGate,
+  createUsage,
+  type GateOptions,
+  type GateResult,
+  releaseWhenDone,
+  type TollgateContext,
+} from "../gate.js";
+import { meterNodeResponse } from "../meter.js";
+import { nodeView } from "../node-view.js";
+import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Set by Tollgate's `rateLimit`: the decision, the subject and (not enumerable) the caller's provider key. */
+      tollgate?: TollgateContext;
+    }
+  }
+}
+
+export interface ExpressRateLimitOptions extends GateOptions<Request> {
+  /** Reserve an LLM token estimate before the handler and settle with the response's real usage. Needs a body parser. */
+  tokens?: boolean | TokenCostOptions<Request>;
+  /** Answer denials yourself (the headers are already set on `res`). */
+  onDenied?: (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    result: Extract<GateResult, { action: "respond" }>,
+  ) => void;
+}
+
+/**
+ * Express middleware: 429 (or 403/401/503/400) as `application/problem+json` with `Retry-After`
+ * and RateLimit fields, or RateLimit fields and `next()`.
+ *
+ * @example
+ * import { rateLimit } from "@tollgate/http/express";
+ * app.post("/api/ai/triage", rateLimit(limiter, { subject: (req) => ({ user: req.user.id }) }), handler);
+ */
+export function rateLimit(limiter: Limiter | null | undefined, options: ExpressRateLimitOptions = {}): RequestHandler {
+  const { tokens, onDenied } = options;
+  const estimate = tokens
+    ? ((tokens === true ? undefined : tokens.estimate) ?? ((req) => estimateTokens(req.body)))
+    : undefined;
+  const gate = createGate<Request>(limiter, estimate ? { ...options, cost: estimate } : options);
+  const byokHeaders = byokHeaderNames(options.byok);
+
+  return async function tollgateRateLimit(req, res, next) {
+    let result: GateResult;
+    try {
+      result = await gate(req, nodeView(req));
+    } catch (error) {
+      return next(error);
+    }
+    stripProviderKey(req.headers, byokHeaders);
+    res.set(result.headers);
+    if (result.action === "respond") {
+      if (onDenied) return onDenied(req, res, next, result);
+      res.status(result.status).send(JSON.stringify(result.body));
+      return;
+    }
+    req.tollgate = result.context;
+    const { decision } = result.context;
+    if (estimate && limiter && decision) meterNodeResponse(res, promptTokens(req.body), settleOnce(limiter, decision));
+    res.once("close", () => releaseWhenDone(limiter, decision));
+    next();
+  };
+}
+
+/**
+ * Express handler for a usage endpoint: `{used, limit, remaining, reset, limits}` for the caller, never charging.
+ *
+ * @example
+ * app.get("/api/usage", usage(limiter, { subject: (req) => (req.user ? { user: req.user.id } : undefined) }));
+ */
+export function usage(limiter: Limiter | null | undefined, options: GateOptions<Request> = {}): RequestHandler {
+  const read = createUsage<Request>(limiter, options);
+  return async function tollgateUsage(req, res, next) {
+    try {
+      const { status, body } = await read(req, nodeView(req));
+      if (status !== 200) res.type("application/problem+json");
+      res.status(status).json(body);
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+export type { TollgateContext } from "../gate.js";

@@ -1,0 +1,234 @@
+import {
+  type Clock,
+  type Decision,
+  denialProblem,
+  type HeaderOptions,
+  InputError,
+  type Limiter,
+  rateLimitHeaders,
+  type Subject,
+  systemClock,
+} from "@tollgate/core";
+import { byokHeaderNames, providerKey } from "./byok.js";
+import { ipSubject } from "./ip.js";
+import { inputProblem, PROBLEM_CONTENT_TYPE, type Problem, refusal } from "./problem.js";
+import { clientAddress, type TrustProxy } from "./proxy.js";
+import { readUsage, type UsageReport } from "./usage.js";
+import { type Logger, warnOnce } from "./warn.js";
+
+/** What the neutral core needs from a request, whatever the framework. Header names are lower-case. */
+export interface RequestView {
+  header(name: string): string | undefined;
+  remoteAddress: string | undefined;
+}
+
+/** Facts the core found before calling your resolvers. */
+export interface RequestFacts {
+  /** Client address after proxy trust, IPv6 grouped by prefix; the `ip` subject. */
+  ip: string | undefined;
+}
+
+type Resolver<Req, T> = T | ((req: Req, facts: RequestFacts) => T | Promise<T>);
+
+/** `true` lets the request through; `false` or `"forbidden"` answers 403, `"invalid_key"` 401. Nothing is counted. */
+export type Authorization = boolean | "forbidden" | "invalid_key";
+
+/**
+ * Options shared by every adapter. `Req` is the framework's request (Express `req`, Hono `c`, ...).
+ *
+ * @example
+ * rateLimit(limiter, { subject: (req) => ({ user: req.user.id }), category: "llm_call" });
+ */
+export interface GateOptions<Req> {
+  /** Who is charged. The client `ip` is added unless you set one. Default: the IP alone. */
+  subject?: Resolver<Req, Subject | undefined>;
+  /** Endpoint category (`llm_call`). */
+  category?: Resolver<Req, string | undefined>;
+  /** Plan name; default from the limiter (`signed-in` with a user, `anonymous` without). */
+  plan?: Resolver<Req, string | undefined>;
+  /** Units for token limits (default 1; 0 peeks). Request limits always count 1. */
+  cost?: Resolver<Req, number | undefined>;
+  /** Role or scope check before anything is counted (use case 1: readonly users get 403). */
+  authorize?: (req: Req, facts: RequestFacts) => Authorization | Promise<Authorization>;
+  /** Requests to let through untouched (a cache hit, a health check). */
+  skip?: (req: Req) => boolean | Promise<boolean>;
+  /** Headers carrying the caller's own provider key; `false` disables BYOK. Default `X-Provider-Key`, `X-OpenAI-Key`. */
+  byok?: false | { headers?: readonly string[] };
+  /** Proxies allowed to name the client (see {@link TrustProxy}). Default: none. */
+  trustProxy?: TrustProxy;
+  /** IPv6 addresses are limited per prefix of this length. Default 64. */
+  ipv6Subnet?: number;
+  /** Header families: IETF (default on), `legacy` X-RateLimit-*, `openai` x-ratelimit-*. */
+  headers?: Omit<HeaderOptions, "now">;
+  /** Configuration warnings (printed once each). Default `console`. */
+  logger?: Logger;
+  /** Clock for the legacy epoch reset header. */
+  clock?: Clock;
+}
+
+/** Per-request state handed to the route handler. `providerKey` is not enumerable, so it is never serialised by accident. */
+export interface TollgateContext {
+  decision: Decision | undefined;
+  subject: Subject;
+  ip: string | undefined;
+  readonly providerKey?: string;
+}
+
+/** What the adapter should do with the request. */
+export type GateResult =
+  | { action: "continue"; headers: Record<string, string>; context: TollgateContext }
+  | { action: "respond"; status: number; headers: Record<string, string>; body: Problem; decision?: Decision };
+
+async function resolve<Req, T>(value: Resolver<Req, T> | undefined, req: Req, facts: RequestFacts) {
+  return typeof value === "function" ? (value as (req: Req, facts: RequestFacts) => T | Promise<T>)(req, facts) : value;
+}
+
+function context(decision: Decision | undefined, subject: Subject, ip: string | undefined, key?: string) {
+  const ctx: TollgateContext = { decision, subject, ip };
+  if (key !== undefined) Object.defineProperty(ctx, "providerKey", { value: key, enumerable: false });
+  return ctx;
+}
+
+function deny(problem: Problem, decision: Decision | undefined, headers: Record<string, string>): GateResult {
+  const result: GateResult = {
+    action: "respond",
+    status: problem.status,
+    headers: { ...headers, "Content-Type": PROBLEM_CONTENT_TYPE },
+    body: problem,
+  };
+  if (decision) result.decision = decision;
+  return result;
+}
+
+/** Who a request is, as the gate and the usage handler see it. */
+export interface Identity {
+  subject: Subject;
+  ip: string | undefined;
+  facts: RequestFacts;
+  /** The caller's own provider key, if it sent one. */
+  providerKey: string | undefined;
+}
+
+/**
+ * Resolves who a request is: client address (with proxy trust and IPv6 grouping), your subject
+ * resolver, and the BYOK header. Warns once when the configuration looks wrong.
+ *
+ * @example
+ * const identify = createIdentity({ subject: (req) => ({ user: req.userId }), trustProxy: ["10.0.0.0/8"] });
+ * const { subject } = await identify(req, view);
+ */
+export function createIdentity<Req>(
+  options: GateOptions<Req> = {},
+): (req: Req, view: RequestView) => Promise<Identity> {
+  const warn = warnOnce(options.logger);
+  const trust = options.trustProxy ?? false;
+  if (trust === true) {
+    warn("TRUST_ALL", "trustProxy: true lets any client pick its own address; list your proxies instead.");
+  }
+  const addressOf = clientAddress(trust);
+  const byokHeaders = byokHeaderNames(options.byok);
+  return async (req, view) => {
+    if (trust === false && (view.header("x-forwarded-for") !== undefined || view.header("forwarded") !== undefined)) {
+      warn(
+        "FORWARDED_WITHOUT_TRUST",
+        "X-Forwarded-For/Forwarded seen but trustProxy is not set: every client behind the proxy shares one " +
+          "IP limit. Set trustProxy to your proxies' addresses (the header is ignored until you do).",
+      );
+    }
+    const address = addressOf(view);
+    if (address === undefined) warn("NO_ADDRESS", "no client address available: per-IP limits do not apply.");
+    const ip = address === undefined ? undefined : ipSubject(address, options.ipv6Subnet ?? 64);
+    const facts: RequestFacts = { ip };
+    const resolved = (await resolve(options.subject, req, facts)) ?? {};
+    const subject: Subject = ip !== undefined && resolved.ip === undefined ? { ...resolved, ip } : resolved;
+    const key = byokHeaders.length > 0 ? providerKey(view.header, byokHeaders) : undefined;
+    return { subject, ip, facts, providerKey: key };
+  };
+}
+
+/**
+ * The framework-neutral core of every adapter: resolves subject, category, plan and cost, calls
+ * the limiter once, and says whether to continue (with RateLimit headers) or answer (429, 403,
+ * 401, 503 or 400, all `application/problem+json`). A missing limiter lets everything through,
+ * so an app with no store configured keeps serving.
+ *
+ * @example
+ * const gate = createGate(limiter, { subject: (req) => ({ user: req.userId }) });
+ * const result = await gate(req, { header: (n) => req.headers[n], remoteAddress: req.socket.remoteAddress });
+ */
+export function createGate<Req>(
+  limiter: Limiter | null | undefined,
+  options: GateOptions<Req> = {},
+): (req: Req, view: RequestView) => Promise<GateResult> {
+  const identify = createIdentity(options);
+  const clock = options.clock ?? systemClock;
+  const headerOptions: HeaderOptions = { ...options.headers, now: () => clock.now() };
+
+  return async (req, view) => {
+    const { subject, ip, facts, providerKey: key } = await identify(req, view);
+    if (options.authorize) {
+      const verdict = await options.authorize(req, facts);
+      if (verdict !== true) {
+        const { decision, problem } = refusal(verdict === "invalid_key" ? "invalid_key" : "forbidden");
+        return deny(problem, decision, {});
+      }
+    }
+    if (!limiter || (options.skip && (await options.skip(req)))) {
+      return { action: "continue", headers: {}, context: context(undefined, subject, ip, key) };
+    }
+
+    let decision: Decision;
+    try {
+      const input: Parameters<Limiter["check"]>[0] = { subject, byok: key !== undefined };
+      const category = await resolve(options.category, req, facts);
+      const plan = await resolve(options.plan, req, facts);
+      const cost = await resolve(options.cost, req, facts);
+      if (category !== undefined) input.category = category;
+      if (plan !== undefined) input.plan = plan;
+      if (cost !== undefined) input.cost = cost;
+      decision = await limiter.check(input);
+    } catch (error) {
+      if (error instanceof InputError) return deny(inputProblem(error), undefined, {});
+      throw error;
+    }
+    const headers = rateLimitHeaders(decision, headerOptions);
+    if (decision.allowed) return { action: "continue", headers, context: context(decision, subject, ip, key) };
+    return deny({ ...denialProblem(decision) }, decision, headers);
+  };
+}
+
+/**
+ * Reads the caller's usage (peek, never charging) with the same identity rules as the gate.
+ * Answers the status and JSON body of a usage endpoint (400 problem on bad input).
+ *
+ * @example
+ * const usage = createUsage(limiter, { subject: (req) => (req.user ? { user: req.user.id } : undefined) });
+ * const { status, body } = await usage(req, view);
+ */
+export function createUsage<Req>(
+  limiter: Limiter | null | undefined,
+  options: GateOptions<Req> = {},
+): (req: Req, view: RequestView) => Promise<{ status: number; body: UsageReport | Problem }> {
+  const identify = createIdentity({ ...options, byok: false });
+  return async (req, view) => {
+    const { subject, facts } = await identify(req, view);
+    try {
+      const input: { subject: Subject; category?: string; plan?: string } = { subject };
+      const category = await resolve(options.category, req, facts);
+      const plan = await resolve(options.plan, req, facts);
+      if (category !== undefined) input.category = category;
+      if (plan !== undefined) input.plan = plan;
+      return { status: 200, body: await readUsage(limiter, input) };
+    } catch (error) {
+      if (error instanceof InputError) return { status: 400, body: inputProblem(error) };
+      throw error;
+    }
+  };
+}
+
+/** Releases concurrency leases once the response is done; a no-op for other limits. */
+export function releaseWhenDone(limiter: Limiter | null | undefined, decision: Decision | undefined): void {
+  if (limiter && decision?.receipt?.items.some((item) => item.limit.algorithm === "concurrency")) {
+    void limiter.release(decision);
+  }
+}
