@@ -12,6 +12,7 @@ export interface Evaluation {
  * every item is evaluated; if any enforced item does not fit, nothing is charged; otherwise (when
  * `charge` is set) every item is, monitors included. Stores that can run it in-process (memory)
  * call it directly; the others reimplement it and are held to it by the conformance suite.
+ * It runs on every decision of the memory store, so it allocates only what it returns.
  */
 export function evaluateDecision(
   states: readonly (CounterState | undefined)[],
@@ -19,36 +20,39 @@ export function evaluateDecision(
   charge: boolean,
   now: number,
 ): Evaluation {
-  const charges = new Array(items.length);
+  const count = items.length;
+  const next: (CounterState | undefined)[] = new Array(count);
+  const outcomes: Outcome[] = new Array(count);
   let enforcedFit = true;
-  for (let i = 0; i < items.length; i++) {
+  for (let i = 0; i < count; i++) {
     const item = items[i] as DecideItem;
     const attempt = algorithms[item.limit.algorithm].charge(states[i], item.limit, item.cost, now, item.leaseId);
-    charges[i] = attempt;
+    next[i] = attempt.next;
     if (!attempt.fits && item.limit.mode === "enforce") enforcedFit = false;
-  }
-  const charged = charge && enforcedFit;
-  const outcomes: Outcome[] = new Array(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i] as DecideItem;
-    const algorithm = algorithms[item.limit.algorithm];
-    const attempt = charges[i];
-    const view = algorithm.view(charged ? attempt.next : states[i], item.limit, now);
-    // A monitor crosses when this charge goes over and the counter was not over before it.
-    const crossed =
-      charged && item.limit.mode === "monitor" && !attempt.fits && algorithm.charge(states[i], item.limit, 0, now).fits;
+    // Filled in below, once we know whether the decision charges.
     outcomes[i] = {
       fits: attempt.fits,
       exceeded: !attempt.fits,
-      crossed,
-      used: view.used,
-      remaining: view.remaining,
-      resetMs: view.resetMs,
+      crossed: false,
+      used: 0,
+      remaining: 0,
+      resetMs: 0,
       retryAfterMs: attempt.retryAfterMs,
     };
   }
-  return {
-    result: { now, charged, outcomes },
-    next: charged ? charges.map((attempt) => attempt.next) : undefined,
-  };
+  const charged = charge && enforcedFit;
+  for (let i = 0; i < count; i++) {
+    const item = items[i] as DecideItem;
+    const algorithm = algorithms[item.limit.algorithm];
+    const outcome = outcomes[i] as Outcome;
+    const view = algorithm.view(charged ? next[i] : states[i], item.limit, now);
+    outcome.used = view.used;
+    outcome.remaining = view.remaining;
+    outcome.resetMs = view.resetMs;
+    // A monitor crosses when this charge goes over and the counter was not over before it.
+    if (charged && !outcome.fits && item.limit.mode === "monitor") {
+      outcome.crossed = algorithm.charge(states[i], item.limit, 0, now).fits;
+    }
+  }
+  return { result: { now, charged, outcomes }, next: charged ? next : undefined };
 }

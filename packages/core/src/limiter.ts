@@ -2,7 +2,7 @@ import { periodBounds } from "./calendar.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type CompiledConfig, type CompiledLimit, compileConfig, type LimitsConfig } from "./config.js";
 import type { ChargeReceipt, Decision, DecisionReason, LimitStatus } from "./decision.js";
-import { InputError, StoreUnavailableError } from "./errors.js";
+import { InputError, StoreUnavailableError, TollgateError } from "./errors.js";
 import { type Limit, MAX_AMOUNT } from "./limit.js";
 import { type BreakerOptions, type BreakerState, CircuitBreaker, withTimeout } from "./resilience.js";
 import type { CounterRef, DecideItem, DecideResult, Store } from "./store.js";
@@ -65,6 +65,11 @@ export type AdjustOutcome = { applied: true } | { applied: false; error: unknown
 export interface Limiter {
   /** Decides and, when allowed, charges every applicable limit (all or nothing). */
   check(input: CheckInput): Promise<Decision>;
+  /**
+   * `check` without a promise, for synchronous stores (memory): no microtask per decision.
+   * Throws a TollgateError when the store is asynchronous (Redis): use `check` there.
+   */
+  checkSync(input: CheckInput): Decision;
   /** Reads the caller's counters without charging (usage endpoints). */
   peek(input: Omit<CheckInput, "cost" | "dryRun">): Promise<Decision>;
   /** Replaces the estimated token cost of an allowed decision with the actual one (refund or extra charge into debt). */
@@ -126,18 +131,23 @@ export function createLimiter(options: LimiterOptions): Limiter {
     options.breaker === false ? undefined : new CircuitBreaker(clock, options.breaker ?? {}, hooks.onBreakerChange);
   let config = compileConfig(options);
   let planFor = options.planFor ?? defaultPlanFor(config);
-  let applicable = new Map<string, readonly CompiledLimit[]>();
+  // plan -> category -> applicable limits; "" stands for none. Nested maps avoid building a key per decision.
+  let applicable = new Map<string, Map<string, readonly CompiledLimit[]>>();
 
   function limitsFor(plan: string | undefined, category: string | undefined): readonly CompiledLimit[] {
-    const cacheKey = `${plan ?? ""}\u0000${category ?? ""}`;
-    let list = applicable.get(cacheKey);
+    let byCategory = applicable.get(plan ?? "");
+    if (byCategory === undefined) {
+      byCategory = new Map();
+      applicable.set(plan ?? "", byCategory);
+    }
+    let list = byCategory.get(category ?? "");
     if (list === undefined) {
       const planLimits = plan === undefined ? NO_LIMITS : (config.plans.get(plan) ?? NO_LIMITS);
       const categoryLimits = category === undefined ? NO_LIMITS : (config.categories.get(category) ?? NO_LIMITS);
       list = Object.freeze(
         [...config.global, ...planLimits, ...categoryLimits].filter(({ limit }) => appliesTo(limit, category)),
       );
-      applicable.set(cacheKey, list);
+      byCategory.set(category ?? "", list);
     }
     return list;
   }
@@ -186,13 +196,13 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
 
   /** Calls the store through the breaker and the timeout; failures reject with the cause. */
-  function guarded<T>(operation: string, call: () => T | Promise<T>): T | Promise<T> {
+  function guarded<T, A>(operation: string, call: (argument: A) => T | Promise<T>, argument: A): T | Promise<T> {
     if (breaker && !breaker.allow()) {
       throw new StoreUnavailableError(`store "${store.name}" skipped: circuit breaker open`);
     }
     let value: T | Promise<T>;
     try {
-      value = withTimeout(call(), timeoutMs, `store "${store.name}" ${operation}`);
+      value = withTimeout(call.call(store, argument), timeoutMs, `store "${store.name}" ${operation}`);
     } catch (error) {
       breaker?.failure();
       throw error;
@@ -265,23 +275,13 @@ export function createLimiter(options: LimiterOptions): Limiter {
       decision.reason = reason;
     }
     if (result.charged) {
-      decision.receipt = Object.freeze({ items: prepared.items, at: result.now, cost: prepared.cost, store: source });
+      decision.receipt = { items: prepared.items, at: result.now, cost: prepared.cost, store: source };
     }
     return decision;
   }
 
-  async function degrade(prepared: Prepared, error: unknown, operation: string): Promise<Decision> {
-    hooks.onStoreError?.(error, operation);
-    if (fallback) {
-      try {
-        const result = await fallback.decide({ items: prepared.items, charge: prepared.charge });
-        const decision = toDecision(prepared, result, "fallback");
-        decision.degraded = true;
-        return decision;
-      } catch (fallbackError) {
-        hooks.onStoreError?.(fallbackError, `fallback ${operation}`);
-      }
-    }
+  /** The decision failMode dictates when no store could answer. */
+  function failModeDecision(prepared: Prepared): Decision {
     const closed = prepared.items.some(({ limit }) => limit.mode === "enforce" && limit.failMode === "closed");
     const decision: Decision = { allowed: !closed, reason: "store_unavailable", degraded: true, limits: [] };
     if (closed) decision.retryAfter = 1;
@@ -290,23 +290,91 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return decision;
   }
 
-  async function decide(input: CheckInput): Promise<Decision> {
-    const prepared = prepare(input);
-    let decision: Decision;
-    if (prepared.items.length === 0) {
-      decision = { allowed: true, limits: [] };
-      if (prepared.plan !== undefined) decision.plan = prepared.plan;
-      if (prepared.category !== undefined) decision.category = prepared.category;
-    } else {
+  function fromFallback(prepared: Prepared, result: DecideResult): Decision {
+    const decision = toDecision(prepared, result, "fallback");
+    decision.degraded = true;
+    return decision;
+  }
+
+  async function degrade(prepared: Prepared, error: unknown, operation: string): Promise<Decision> {
+    hooks.onStoreError?.(error, operation);
+    if (fallback) {
       try {
-        const result = await guarded("decide", () => store.decide({ items: prepared.items, charge: prepared.charge }));
-        decision = toDecision(prepared, result, "primary");
-      } catch (error) {
-        decision = await degrade(prepared, error, "decide");
+        return fromFallback(prepared, await fallback.decide({ items: prepared.items, charge: prepared.charge }));
+      } catch (fallbackError) {
+        hooks.onStoreError?.(fallbackError, `fallback ${operation}`);
       }
     }
+    return failModeDecision(prepared);
+  }
+
+  function degradeSync(prepared: Prepared, error: unknown): Decision {
+    hooks.onStoreError?.(error, "decide");
+    if (fallback?.synchronous) {
+      try {
+        return fromFallback(
+          prepared,
+          fallback.decide({ items: prepared.items, charge: prepared.charge }) as DecideResult,
+        );
+      } catch (fallbackError) {
+        hooks.onStoreError?.(fallbackError, "fallback decide");
+      }
+    }
+    return failModeDecision(prepared);
+  }
+
+  function withoutLimits(prepared: Prepared): Decision {
+    const decision: Decision = { allowed: true, limits: [] };
+    if (prepared.plan !== undefined) decision.plan = prepared.plan;
+    if (prepared.category !== undefined) decision.category = prepared.category;
+    return decision;
+  }
+
+  function finish(decision: Decision, input: CheckInput): Decision {
     hooks.onDecision?.(decision, input);
     return decision;
+  }
+
+  /**
+   * Decides with as little machinery as the store allows: a synchronous store (memory) answers
+   * without a single await, so the only promise is the one `check` returns.
+   */
+  function check(input: CheckInput): Promise<Decision> {
+    let prepared: Prepared;
+    let answer: DecideResult | Promise<DecideResult>;
+    try {
+      prepared = prepare(input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (prepared.items.length === 0) return Promise.resolve(finish(withoutLimits(prepared), input));
+    try {
+      answer = guarded("decide", store.decide, { items: prepared.items, charge: prepared.charge });
+    } catch (error) {
+      return degrade(prepared, error, "decide").then((decision) => finish(decision, input));
+    }
+    if (answer instanceof Promise) {
+      return answer.then(
+        (result) => finish(toDecision(prepared, result, "primary"), input),
+        (error: unknown) => degrade(prepared, error, "decide").then((decision) => finish(decision, input)),
+      );
+    }
+    return Promise.resolve(finish(toDecision(prepared, answer, "primary"), input));
+  }
+
+  function checkSync(input: CheckInput): Decision {
+    if (store.synchronous !== true) {
+      throw new TollgateError(`checkSync needs a synchronous store; "${store.name}" is not: use check()`);
+    }
+    const prepared = prepare(input);
+    if (prepared.items.length === 0) return finish(withoutLimits(prepared), input);
+    let answer: DecideResult | Promise<DecideResult>;
+    try {
+      answer = guarded("decide", store.decide, { items: prepared.items, charge: prepared.charge });
+    } catch (error) {
+      return finish(degradeSync(prepared, error), input);
+    }
+    return finish(toDecision(prepared, answer as DecideResult, "primary"), input);
   }
 
   function storeOf(receipt: ChargeReceipt): Store {
@@ -317,7 +385,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     if (receipt === undefined || items.length === 0) return { applied: true } as const;
     try {
       const target = storeOf(receipt);
-      await (target === store ? guarded("adjust", () => store.adjust(items)) : target.adjust(items));
+      await (target === store ? guarded("adjust", store.adjust, items) : target.adjust(items));
       return { applied: true } as const;
     } catch (error) {
       hooks.onStoreError?.(error, "adjust");
@@ -334,7 +402,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     if (receipt === undefined || leases.length === 0) return { applied: true };
     try {
       const target = storeOf(receipt);
-      await (target === store ? guarded("release", () => store.release(leases)) : target.release(leases));
+      await (target === store ? guarded("release", store.release, leases) : target.release(leases));
       return { applied: true };
     } catch (error) {
       hooks.onStoreError?.(error, "release");
@@ -343,8 +411,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
 
   return {
-    check: decide,
-    peek: (input) => decide({ ...input, cost: 0, dryRun: true }),
+    check,
+    checkSync,
+    peek: (input) => check({ ...input, cost: 0, dryRun: true }),
     async settle(decision, actualCost) {
       const actual = validateCost(actualCost);
       const { receipt } = decision;
@@ -384,7 +453,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
         seen.add(counter);
         refs.push({ counter, id, limit });
       }
-      if (refs.length > 0) await guarded("reset", () => store.reset(refs));
+      if (refs.length > 0) await guarded("reset", store.reset, refs);
     },
     update(next) {
       const compiled = compileConfig(next);

@@ -12,7 +12,11 @@ export interface MemoryStoreOptions {
    * well above your live subjects x limits; unbounded by default.
    */
   maxKeys?: number;
-  /** Entries examined for expiry per operation (amortised reclamation instead of a timer per key). */
+  /**
+   * Entries examined for expiry each time a counter is created (amortised reclamation instead of a
+   * timer per key); one more is examined every 16 operations. Default 2: reclamation then outpaces
+   * creation, so expired counters never outnumber live ones for long. 0 disables it (call `sweep()`).
+   */
   sweepPerOperation?: number;
 }
 
@@ -25,6 +29,10 @@ export interface MemoryStore extends Store {
 }
 
 type Table = Map<string, CounterState>;
+interface TableEntry {
+  limit: CounterRef["limit"];
+  entries: Table;
+}
 
 /**
  * The embedded default store: counters in process memory. A decision reads and writes its counters
@@ -42,6 +50,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   // counter -> subject id -> state: two lookups on strings we are handed, no key concatenation.
   const tables = new Map<string, { limit: CounterRef["limit"]; entries: Table }>();
   let size = 0;
+  let operations = 0;
   let sweepTables: Iterator<{ limit: CounterRef["limit"]; entries: Table }> | undefined;
   let sweepEntries: Iterator<[string, CounterState]> | undefined;
   let sweepCurrent: { limit: CounterRef["limit"]; entries: Table } | undefined;
@@ -72,6 +81,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (!had) {
       if (size >= maxKeys) evictOne(now);
       size++;
+      if (sweepPerOperation > 0) sweepSome(sweepPerOperation, now);
     }
     table.entries.set(ref.id, state);
   }
@@ -120,19 +130,35 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   return {
     name: "memory",
+    synchronous: true,
     get size() {
       return size;
     },
     decide(request: DecideRequest): DecideResult {
       const now = clock.now();
       const { items } = request;
-      const states = new Array<CounterState | undefined>(items.length);
-      for (let i = 0; i < items.length; i++) states[i] = read(items[i] as CounterRef, now);
+      const count = items.length;
+      const itemTables = new Array<TableEntry>(count);
+      const states = new Array<CounterState | undefined>(count);
+      for (let i = 0; i < count; i++) {
+        const item = items[i] as CounterRef;
+        const table = tableFor(item, true) as TableEntry;
+        itemTables[i] = table;
+        const state = table.entries.get(item.id);
+        states[i] =
+          state !== undefined && algorithms[item.limit.algorithm].ttlMs(state, item.limit, now) > 0 ? state : undefined;
+      }
       const { result, next } = evaluateDecision(states, items, request.charge, now);
       if (next !== undefined) {
-        for (let i = 0; i < items.length; i++) write(items[i] as CounterRef, next[i], now);
+        for (let i = 0; i < count; i++) {
+          const item = items[i] as CounterRef;
+          const table = itemTables[i] as TableEntry;
+          const state = next[i];
+          if (states[i] !== undefined && state !== undefined) table.entries.set(item.id, state);
+          else write(item, state, now);
+        }
       }
-      if (sweepPerOperation > 0) sweepSome(sweepPerOperation, now);
+      if (sweepPerOperation > 0 && ++operations % 16 === 0) sweepSome(1, now);
       return result;
     },
     adjust(items: readonly AdjustItem[]) {

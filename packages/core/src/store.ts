@@ -67,6 +67,8 @@ export interface ReleaseItem extends CounterRef {
  */
 export interface Store {
   readonly name: string;
+  /** True when every method answers synchronously (memory): enables `limiter.checkSync`. */
+  readonly synchronous?: boolean;
   decide(request: DecideRequest): DecideResult | Promise<DecideResult>;
   adjust(items: readonly AdjustItem[]): void | Promise<void>;
   release(items: readonly ReleaseItem[]): void | Promise<void>;

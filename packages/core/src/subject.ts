@@ -20,18 +20,25 @@ export const MAX_ID_LENGTH = 256;
 /** The id used by `per: global` limits. */
 export const GLOBAL_ID = "*";
 
-/** Validates a subject; throws InputError naming the field (`subject.user`). */
+/** Validates a subject; throws InputError naming the field (`subject.user`). Runs on every decision: kept lean. */
 export function validateSubject(subject: unknown): Subject {
   if (typeof subject !== "object" || subject === null || Array.isArray(subject)) {
     throw new InputError("subject", 'must be an object such as { user: "u-42" }');
   }
-  for (const field in subject) {
-    const value = (subject as Record<string, unknown>)[field];
-    if (!(SUBJECT_FIELDS as readonly string[]).includes(field)) {
-      if (value === undefined) continue;
-      throw new InputError(`subject.${field}`, `is not a subject field (use ${SUBJECT_FIELDS.join(", ")})`);
-    }
+  const fields = subject as Record<string, unknown>;
+  for (const field in fields) {
+    const value = fields[field];
     if (value === undefined) continue;
+    switch (field) {
+      case "user":
+      case "key":
+      case "org":
+      case "project":
+      case "ip":
+        break;
+      default:
+        throw new InputError(`subject.${field}`, `is not a subject field (use ${SUBJECT_FIELDS.join(", ")})`);
+    }
     if (typeof value !== "string" || value.length === 0) {
       throw new InputError(`subject.${field}`, "must be a non-empty string");
     }

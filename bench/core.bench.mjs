@@ -1,0 +1,113 @@
+// Memory store decisions/s against rate-limiter-flexible's RateLimiterMemory and
+// express-rate-limit's MemoryStore, in one run; plus 5 limits per decision, and heap with 1M keys.
+// Run: npm run bench -- core   (or: npx tsc -b && node --expose-gc bench/core.bench.mjs)
+import { createLimiter, memoryStore } from "@tollgate/core";
+import { MemoryStore } from "express-rate-limit";
+import { RateLimiterMemory } from "rate-limiter-flexible";
+import { machine, table, writeSection } from "./section.mjs";
+
+const SUBJECTS = 10_000;
+const IN_FLIGHT = 100; // decisions issued together, then awaited (a busy server's event loop)
+const DURATION_MS = Number(process.env.BENCH_MS ?? 3_000);
+const ids = Array.from({ length: SUBJECTS }, (_, i) => `user-${i}`);
+
+/** Runs `decide(i)` in waves of IN_FLIGHT for DURATION_MS; returns decisions per second (best of 3 runs). */
+async function measure(decide) {
+  let best = 0;
+  for (let run = 0; run < 3; run++) {
+    let done = 0;
+    const started = performance.now();
+    const wave = new Array(IN_FLIGHT);
+    while (performance.now() - started < DURATION_MS / 3) {
+      for (let k = 0; k < IN_FLIGHT; k++) wave[k] = decide(done + k);
+      await Promise.all(wave);
+      done += IN_FLIGHT;
+    }
+    best = Math.max(best, done / ((performance.now() - started) / 1000));
+  }
+  return best;
+}
+
+const fmt = (n) => Math.round(n).toLocaleString("en-US");
+const huge = 1_000_000_000; // never denies: we measure the decision path, not the denial path
+
+async function tollgate(limits) {
+  const limiter = createLimiter({ store: memoryStore(), limits });
+  return measure((i) => limiter.check({ subject: { user: ids[i % SUBJECTS], org: `org-${i % 100}`, ip: "203.0.113.7" } }));
+}
+
+const oneLimit = [{ name: "minute", per: "user", algorithm: "fixed-window", limit: huge, window: "1m" }];
+const fiveLimits = [
+  ...oneLimit,
+  { name: "hour", per: "user", algorithm: "sliding-window", limit: huge, window: "1h" },
+  { name: "burst", per: "user", algorithm: "token-bucket", limit: huge, window: "1s", burst: huge },
+  { name: "month", per: "org", algorithm: "quota", period: "month", limit: huge },
+  { name: "ip", per: "ip", algorithm: "fixed-window", limit: huge, window: "1s" },
+];
+
+const rlf = new RateLimiterMemory({ points: huge, duration: 60 });
+const erl = new MemoryStore();
+erl.init({ windowMs: 60_000 });
+
+/** Exactness: 300 concurrent decisions on one key with limit 100 must admit exactly 100. */
+async function admitted(decide) {
+  const results = await Promise.all(Array.from({ length: 300 }, () => decide()));
+  return results.filter(Boolean).length;
+}
+const exact = {
+  tollgate: await admitted(
+    ((l) => () => l.check({ subject: { user: "hot" } }).then((d) => d.allowed))(
+      createLimiter({ store: memoryStore(), limits: [{ ...oneLimit[0], limit: 100 }] }),
+    ),
+  ),
+  rlf: await admitted(
+    ((r) => () => r.consume("hot").then(() => true, () => false))(new RateLimiterMemory({ points: 100, duration: 60 })),
+  ),
+  erl: await admitted(
+    ((s) => () => s.increment("hot").then((r) => r.totalHits <= 100))(
+      (() => {
+        const s = new MemoryStore();
+        s.init({ windowMs: 60_000 });
+        return s;
+      })(),
+    ),
+  ),
+};
+
+const results = {
+  tollgate1: await tollgate(oneLimit),
+  tollgate5: await tollgate(fiveLimits),
+  rlf: await measure((i) => rlf.consume(ids[i % SUBJECTS])),
+  erl: await measure((i) => erl.increment(ids[i % SUBJECTS]).then((r) => r.totalHits <= huge)),
+};
+erl.shutdown();
+
+// Heap with 1,000,000 live keys (one fixed-window counter each).
+globalThis.gc?.();
+const before = process.memoryUsage();
+const store = memoryStore({ sweepPerOperation: 0 });
+const big = createLimiter({ store, limits: oneLimit });
+for (let i = 0; i < 1_000_000; i++) await big.check({ subject: { user: `u${i}` } });
+globalThis.gc?.();
+const after = process.memoryUsage();
+const heapMb = (after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers)) / 2 ** 20;
+
+const rows = [
+  ["Tollgate memoryStore, 1 limit", fmt(results.tollgate1), "1.00", `${exact.tollgate} / 100`],
+  ["rate-limiter-flexible RateLimiterMemory", fmt(results.rlf), (results.rlf / results.tollgate1).toFixed(2), `${exact.rlf} / 100`],
+  ["express-rate-limit MemoryStore (increment)", fmt(results.erl), (results.erl / results.tollgate1).toFixed(2), `${exact.erl} / 100`],
+  ["Tollgate memoryStore, 5 limits", fmt(results.tollgate5), (results.tollgate5 / results.tollgate1).toFixed(2), "-"],
+];
+const markdown = `## Core: memory store (\`npm run bench -- core\`)
+
+Machine: ${machine()}. ${SUBJECTS.toLocaleString("en-US")} subjects, ${IN_FLIGHT} decisions in flight, best of 3 runs of ${DURATION_MS / 3000} s each.
+"Admitted" is exactness: 300 concurrent decisions on one key with a limit of 100.
+
+${table(["store", "decisions/s", "relative to Tollgate 1 limit", "admitted"], rows)}
+
+- Tollgate vs rate-limiter-flexible: **${(results.tollgate1 / results.rlf).toFixed(2)}x**; vs express-rate-limit MemoryStore: **${(results.tollgate1 / results.erl).toFixed(2)}x**.
+- 5 limits per decision cost **${(results.tollgate1 / results.tollgate5).toFixed(2)}x** one limit.
+- Heap for 1,000,000 live keys (one fixed-window counter each, heap + array buffers after GC): **${heapMb.toFixed(1)} MB** (${store.size.toLocaleString("en-US")} counters).
+`;
+console.log(markdown);
+writeSection("core", markdown);
