@@ -1,1 +1,9 @@
 export { findBinary, freePort, missing } from "./binaries.js";
+export {
+  type RedisCluster,
+  type RedisServer,
+  redisCliBinary,
+  redisServerBinary,
+  startRedis,
+  startRedisCluster,
+} from "./redis.js";

@@ -1,0 +1,313 @@
+import type {
+  AdjustItem,
+  Clock,
+  CounterRef,
+  DecideItem,
+  DecideRequest,
+  DecideResult,
+  Outcome,
+  ReleaseItem,
+  Store,
+} from "@tollgate/core";
+import type { Cluster, Redis } from "ioredis";
+import { Batcher, type BatchOptions, type Part, type PartResult } from "./batcher.js";
+import { algCode, quotaBounds, quotaStart } from "./codec.js";
+import { connect } from "./connection.js";
+import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
+import { counterKey, slotOf, subjectTag, validatePrefix } from "./keys.js";
+import { ADJUST, RELEASE, UNDO } from "./lua/scripts.js";
+import { run, script } from "./script.js";
+
+const adjustScript = script(ADJUST);
+const releaseScript = script(RELEASE);
+const undoScript = script(UNDO);
+
+/** Under a testing clock, Redis expiry (real time) must not beat the manual clock: keys live 10 min longer. */
+const TESTING_TTL_PAD_MS = 600_000;
+
+export interface RedisStoreOptions {
+  /** An ioredis client or Cluster you own (we do not close it). */
+  client?: Redis | Cluster;
+  /** `redis://host:port` when no client is given. Default redis://127.0.0.1:6379. */
+  url?: string;
+  /** Redis Cluster seed nodes, `"host:port"`. */
+  nodes?: string[];
+  /** Key prefix, without `{` or `}`. Default "tg". */
+  prefix?: string;
+  /**
+   * TESTING ONLY: decide at this clock's time instead of Redis `TIME`, so a test can move time by
+   * hand. Production stores must leave it out: the store's own clock is what makes skewed app
+   * servers agree.
+   */
+  clock?: Clock;
+  /** Batching of decisions issued in the same event-loop turn. */
+  batch?: BatchOptions;
+  /** Local answers for repeated denials; `false` disables it. */
+  denyCache?: DenyCacheOptions | false;
+  /** Connection errors of a client the store created (default: ignored; decisions report them). */
+  onError?: (error: Error) => void;
+}
+
+/** The Redis store, with counters for tests and benches. */
+export interface RedisStore extends Store {
+  readonly client: Redis | Cluster;
+  /** Script calls that decided, and decisions answered by the deny cache. */
+  stats(): { decideCalls: number; denyCacheHits: number };
+  close(): Promise<void>;
+}
+
+interface Prepared {
+  keys: string[];
+  slots: number[];
+}
+
+/**
+ * A Store for `@tollgate/core` on Redis or Redis Cluster: every decision is one Lua script per
+ * hash slot (a subject's limits share a slot), batched with the decisions issued in the same tick,
+ * decided at Redis `TIME`, every key written with the TTL its algorithm needs.
+ *
+ * @example
+ * import { createLimiter } from "@tollgate/core";
+ * import { redisStore } from "@tollgate/redis";
+ * const limiter = createLimiter({
+ *   store: redisStore({ url: process.env.TOLLGATE_REDIS_URL }),
+ *   limits: [{ name: "minute", per: "user", algorithm: "fixed-window", limit: 10, window: "1m" }],
+ * });
+ * await limiter.check({ subject: { user: "u-42" } });
+ */
+export function redisStore(options: RedisStoreOptions = {}): RedisStore {
+  const prefix = validatePrefix(options.prefix ?? "tg");
+  const connection = connect(options);
+  const { client, cluster } = connection;
+  const clock = options.clock;
+  const pad = clock ? String(TESTING_TTL_PAD_MS) : "0";
+  const batcher = new Batcher(client, pad, options.batch);
+  const denials = options.denyCache === false ? undefined : new DenyCache(options.denyCache || {});
+  // Store-time estimate for the deny cache: local time + (Redis time - local send time). It can
+  // only run ahead of Redis (the script runs after the send), so a denial never outlives its end.
+  let offset = 0;
+  const localNow = () => performance.timeOrigin + performance.now();
+  const storeNow = () => (clock ? clock.now() : localNow() + offset);
+  const nowArg = () => (clock ? String(clock.now()) : "");
+
+  function locate(refs: readonly CounterRef[]): Prepared {
+    const keys = new Array<string>(refs.length);
+    const slots = new Array<number>(refs.length);
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i] as CounterRef;
+      const tag = subjectTag(ref.limit.per, ref.id);
+      keys[i] = counterKey(prefix, tag, ref.counter);
+      slots[i] = cluster ? slotOf(tag) : 0;
+    }
+    return { keys, slots };
+  }
+
+  /** Indexes of refs per slot, in first-seen order. */
+  function groups(slots: number[]): Map<number, number[]> {
+    const bySlot = new Map<number, number[]>();
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as number;
+      const list = bySlot.get(slot);
+      if (list) list.push(i);
+      else bySlot.set(slot, [i]);
+    }
+    return bySlot;
+  }
+
+  function itemArgs(item: DecideItem, at: number, out: string[]): void {
+    const { limit } = item;
+    out.push(
+      algCode(limit),
+      String(limit.limit),
+      String(limit.windowMs),
+      String(limit.capacity),
+      limit.mode === "monitor" ? "1" : "0",
+      String(item.cost),
+      item.leaseId ?? "",
+      limit.algorithm === "quota" ? quotaBounds(limit, at) : "",
+    );
+  }
+
+  function submitPart(
+    slot: number,
+    indexes: number[],
+    request: DecideRequest,
+    keys: string[],
+    now: string,
+    at: number,
+    report: boolean,
+  ): Promise<PartResult> {
+    return new Promise<PartResult>((resolve, reject) => {
+      const args: string[] = [];
+      const partKeys: string[] = new Array(indexes.length);
+      for (let j = 0; j < indexes.length; j++) {
+        const i = indexes[j] as number;
+        partKeys[j] = keys[i] as string;
+        itemArgs(request.items[i] as DecideItem, at, args);
+      }
+      const part: Part = { slot, keys: partKeys, args, now, charge: request.charge, report, resolve, reject };
+      batcher.submit(part);
+    });
+  }
+
+  /** Takes back the charges of slot groups whose decision another group denied. */
+  async function undo(items: readonly DecideItem[], keys: string[], indexes: number[], part: PartResult) {
+    const now = nowArg();
+    const args = [pad, now];
+    const partKeys: string[] = [];
+    const at = clock ? clock.now() : localNow();
+    indexes.forEach((i, j) => {
+      const item = items[i] as DecideItem;
+      const before = part.before?.[j];
+      partKeys.push(keys[i] as string);
+      args.push(
+        algCode(item.limit),
+        String(item.limit.limit),
+        String(item.limit.windowMs),
+        String(item.limit.capacity),
+        String(item.cost),
+        item.leaseId ?? "",
+        before?.raw ?? "",
+        before?.written ?? "",
+        String(part.now),
+        item.limit.algorithm === "quota" ? quotaBounds(item.limit, at) : "",
+        item.limit.algorithm === "quota" ? quotaStart(item.limit, part.now) : "",
+      );
+    });
+    await run(client, undoScript, partKeys, args);
+  }
+
+  async function decideSpread(
+    request: DecideRequest,
+    keys: string[],
+    bySlot: Map<number, number[]>,
+    now: string,
+    at: number,
+  ) {
+    const entries = [...bySlot];
+    const settled = await Promise.allSettled(
+      entries.map(([slot, indexes]) => submitPart(slot, indexes, request, keys, now, at, true)),
+    );
+    const failure = settled.find((s) => s.status === "rejected");
+    const parts = settled.map((s) => (s.status === "fulfilled" ? s.value : undefined));
+    const charged = failure === undefined && parts.every((p) => p?.charged === true);
+    if (!charged) {
+      // Never over-admit: a group that charged while another denied (or failed) gives it back.
+      await Promise.all(
+        entries.map(([, indexes], g) => {
+          const part = parts[g];
+          return part?.charged ? undo(request.items, keys, indexes, part) : undefined;
+        }),
+      );
+    }
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    const outcomes: Outcome[] = new Array(request.items.length);
+    entries.forEach(([, indexes], g) => {
+      const part = parts[g] as PartResult;
+      indexes.forEach((i, j) => {
+        const outcome = part.outcomes[j] as Outcome;
+        const before = part.before?.[j];
+        outcomes[i] =
+          charged || !part.charged || before === undefined
+            ? outcome
+            : { ...outcome, crossed: false, used: before.used, remaining: before.remaining, resetMs: before.resetMs };
+      });
+    });
+    return { now: (parts[0] as PartResult).now, charged, outcomes };
+  }
+
+  async function decide(request: DecideRequest): Promise<DecideResult> {
+    const { items } = request;
+    const { keys, slots } = locate(items);
+    const cacheable = denials !== undefined && DenyCache.eligible(items, request.charge);
+    const signature = cacheable ? DenyCache.signature(keys, items) : "";
+    if (cacheable) {
+      const cached = denials.lookup(signature, storeNow());
+      if (cached) return cached;
+    }
+    await connection.ready();
+    const sentAt = localNow();
+    const now = nowArg();
+    const at = clock ? Number(now) : sentAt;
+    const bySlot = groups(slots);
+    let result: DecideResult;
+    if (bySlot.size <= 1) {
+      const all = items.map((_, i) => i);
+      const part = await submitPart(slots[0] ?? 0, all, request, keys, now, at, false);
+      result = { now: part.now, charged: part.charged, outcomes: part.outcomes };
+    } else {
+      result = await decideSpread(request, keys, bySlot, now, at);
+    }
+    if (!clock) offset = result.now - sentAt;
+    if (denials) {
+      if (result.charged) denials.invalidate(keys);
+      else if (cacheable) denials.remember(signature, keys, items, result);
+    }
+    return result;
+  }
+
+  async function perSlot(refs: readonly CounterRef[], call: (keys: string[], indexes: number[]) => Promise<unknown>) {
+    await connection.ready();
+    const { keys, slots } = locate(refs);
+    denials?.invalidate(keys);
+    await Promise.all([...groups(slots).values()].map((indexes) => call(keys, indexes)));
+  }
+
+  return {
+    name: "redis",
+    client,
+    decide,
+    adjust(items: readonly AdjustItem[]) {
+      return perSlot(items, (keys, indexes) => {
+        const at = clock ? clock.now() : localNow();
+        const args = [pad, nowArg()];
+        for (const i of indexes) {
+          const item = items[i] as AdjustItem;
+          const quota = item.limit.algorithm === "quota";
+          args.push(
+            algCode(item.limit),
+            String(item.limit.limit),
+            String(item.limit.windowMs),
+            String(item.limit.capacity),
+            String(item.delta),
+            String(item.chargedAt),
+            quota ? quotaBounds(item.limit, at) : "",
+            quota ? quotaStart(item.limit, item.chargedAt) : "",
+          );
+        }
+        return run(
+          client,
+          adjustScript,
+          indexes.map((i) => keys[i] as string),
+          args,
+        );
+      });
+    },
+    release(items: readonly ReleaseItem[]) {
+      return perSlot(items, (keys, indexes) =>
+        run(
+          client,
+          releaseScript,
+          indexes.map((i) => keys[i] as string),
+          [pad, nowArg(), ...indexes.map((i) => (items[i] as ReleaseItem).leaseId)],
+        ),
+      );
+    },
+    reset(items: readonly CounterRef[]) {
+      return perSlot(items, (keys, indexes) => client.del(...indexes.map((i) => keys[i] as string)));
+    },
+    async ping() {
+      await connection.ready();
+      await client.ping();
+    },
+    stats: () => ({ decideCalls: batcher.calls, denyCacheHits: denials?.hits ?? 0 }),
+    async close() {
+      if (!connection.owned) return;
+      try {
+        await client.quit();
+      } catch {
+        client.disconnect();
+      }
+    },
+  };
+}
