@@ -1,1 +1,24 @@
-export {};
+/**
+ * @tollgate/db: the SQL catalog (plans, categories, API keys, admin users and tokens, audit log)
+ * on embedded PGlite or a Postgres server, with migrations run at open.
+ *
+ * @example
+ * import { openDb } from "@tollgate/db";
+ * const db = await openDb({ url: process.env.TOLLGATE_DATABASE_URL });
+ * console.log(db.kind, db.applied);
+ */
+
+export { migrationProvider, migrations } from "./migrations.js";
+export { type Db, migrate, type OpenOptions, openDb } from "./open.js";
+export type {
+  AdminTokenTable,
+  AdminUserTable,
+  ApiKeyTable,
+  AuditTable,
+  CategoryTable,
+  Database,
+  KeyStatus,
+  MetaTable,
+  PlanTable,
+  Role,
+} from "./schema.js";

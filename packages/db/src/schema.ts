@@ -1,0 +1,88 @@
+import type { ColumnType, Generated } from "kysely";
+
+/** JSON columns are stored as `jsonb`; Kysely sees them as the decoded value. */
+type Json<T> = ColumnType<T, string, string>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** Key/value settings shared by every instance (catalog version, decision signing secret). */
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+/** A plan: named limits a subject is on. `seed_hash` remembers which config-file version seeded it. */
+export interface PlanTable {
+  name: string;
+  limits: Json<unknown[]>;
+  seed_hash: string | null;
+  updated_at: Timestamp;
+}
+
+export interface CategoryTable {
+  name: string;
+  limits: Json<unknown[]>;
+  required_scope: string | null;
+  seed_hash: string | null;
+  updated_at: Timestamp;
+}
+
+export type KeyStatus = "active" | "revoked";
+
+/** An API key. Only the SHA-256 of the secret is stored; `prefix` is shown to people to tell keys apart. */
+export interface ApiKeyTable {
+  id: string;
+  name: string | null;
+  prefix: string;
+  secret_hash: string;
+  owner: string;
+  plan: string;
+  scopes: Json<string[]>;
+  status: KeyStatus;
+  expires_at: Timestamp | null;
+  /** Limits replacing (same name) or adding to the plan's for this key only. */
+  overrides: Json<unknown[]>;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export type Role = "admin" | "operator" | "readonly" | "service";
+
+/** A person (or system) administering Tollgate. */
+export interface AdminUserTable {
+  id: string;
+  name: string;
+  role: Role;
+  created_at: Timestamp;
+}
+
+/** A bearer token. Hashed like API keys; the role is the token's (a user may hold several). */
+export interface AdminTokenTable {
+  id: string;
+  user_id: string | null;
+  name: string;
+  role: Role;
+  prefix: string;
+  token_hash: string;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+/** Every admin change: who, what, on what, with which (secret-free) details. */
+export interface AuditTable {
+  id: Generated<number>;
+  at: Timestamp;
+  actor: string;
+  action: string;
+  target: string;
+  detail: Json<Record<string, unknown>>;
+}
+
+export interface Database {
+  tollgate_meta: MetaTable;
+  plans: PlanTable;
+  categories: CategoryTable;
+  api_keys: ApiKeyTable;
+  admin_users: AdminUserTable;
+  admin_tokens: AdminTokenTable;
+  audit_log: AuditTable;
+}

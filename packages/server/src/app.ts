@@ -1,0 +1,296 @@
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import {
+  type Clock,
+  ConfigError,
+  createLimiter,
+  InputError,
+  memoryStore,
+  parseDuration,
+  type Store,
+  systemClock,
+} from "@tollgate/core";
+import { type Db, openDb } from "@tollgate/db";
+import Fastify, { type FastifyError, LogController } from "fastify";
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { DestinationStream, Logger } from "pino";
+import { AuthThrottle } from "./auth.js";
+import { bootstrapTokens, decisionSecret, type FirstStart } from "./bootstrap.js";
+import { Catalog, seedCatalog } from "./catalog.js";
+import { joinPath } from "./config/load.js";
+import type { ServerConfig } from "./config/schema.js";
+import type { ServerContext } from "./context.js";
+import { UnknownNameError } from "./decide.js";
+import { createLogger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { problem, sendProblem } from "./problem.js";
+import { auditRoutes } from "./routes/admin/audit.js";
+import { counterRoutes } from "./routes/admin/counters.js";
+import { keyRoutes } from "./routes/admin/keys.js";
+import { planRoutes } from "./routes/admin/plans.js";
+import { tokenRoutes } from "./routes/admin/tokens.js";
+import { adminUsageRoutes } from "./routes/admin/usage.js";
+import { checkRoutes } from "./routes/check.js";
+import { opsRoutes } from "./routes/ops.js";
+import { settleRoutes } from "./routes/settle.js";
+import type { App } from "./routes/types.js";
+import { usageRoutes } from "./routes/usage.js";
+
+export interface CreateServerOptions {
+  config: ServerConfig;
+  /** Time for the limiter and the memory store (tests inject core's manualClock). */
+  clock?: Clock;
+  /** A counter store to use instead of the configured one (tests). */
+  store?: Store;
+  /** An open database to share (tests running several instances on one PGlite). */
+  db?: Db;
+  /** Where JSON logs go (default stdout). */
+  logDestination?: DestinationStream;
+}
+
+/** A built server: the Fastify app (inject or listen), its shared context, and first-start tokens. */
+export interface TollgateServer {
+  app: App;
+  ctx: ServerContext;
+  log: Logger;
+  firstStart: FirstStart;
+  /** Drains HTTP, stops the catalog poll, closes the store and (if owned) the database. */
+  close(): Promise<void>;
+}
+
+const ms = (value: string | number) => (typeof value === "number" ? value : parseDuration(value));
+
+/** The configured counter store: Redis (imported only when configured) or memory. */
+async function openStore(config: ServerConfig, clock: Clock, log: Logger): Promise<Store> {
+  const url = config.stores.redis.url;
+  if (!url) return memoryStore({ clock });
+  // A variable specifier keeps @tollgate/redis (and its client) out of the embedded default.
+  const specifier = "@tollgate/redis";
+  const mod = (await import(specifier)) as {
+    redisStore(options: { url?: string; nodes?: string[]; prefix?: string }): Store & { close(): Promise<void> };
+  };
+  const nodes = url.includes(",") ? url.split(",").map((n) => n.trim()) : undefined;
+  const prefix = config.stores.redis.prefix;
+  log.info({ redis: nodes ? `cluster of ${nodes.length} nodes` : "single node" }, "counter store: redis");
+  return mod.redisStore({ ...(nodes ? { nodes } : { url }), ...(prefix ? { prefix } : {}) });
+}
+
+/** Maps an error to the problem it answers; never lets a bad request become a 5xx. */
+function errorProblem(error: FastifyError) {
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const issues = error.validation.map((v) => {
+      const segments = v.instancePath
+        .split("/")
+        .filter(Boolean)
+        .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+      const keys = (v.params as { keys?: string[] }).keys;
+      const path = joinPath(keys?.length ? [...segments, keys[0] as string] : segments);
+      const where = error.validationContext === "body" ? "" : `${error.validationContext} `;
+      return { path: path || (error.validationContext ?? "body"), message: `${where}${v.message}` };
+    });
+    const first = issues[0] as { path: string; message: string };
+    return problem(400, `${first.path}: ${first.message}`, { field: first.path, issues });
+  }
+  if (error instanceof InputError || error instanceof UnknownNameError) {
+    return problem(
+      400,
+      error.message.startsWith(`${error.field}:`) ? error.message : `${error.field}: ${error.message}`,
+      {
+        field: error.field,
+      },
+    );
+  }
+  if (error instanceof ConfigError) return problem(400, error.message, { issues: [...error.issues] });
+  switch (error.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return problem(400, `body: ${error.message}. Send a JSON object.`, { field: "body" });
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return problem(413, "body: larger than this server accepts (server.bodyLimit).", { field: "body" });
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return problem(415, "Send the body as application/json.", { field: "content-type" });
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) return problem(status, error.message, { field: "body" });
+  return undefined;
+}
+
+/**
+ * Builds a Tollgate server from a validated configuration: opens and migrates the database,
+ * seeds the catalog, creates first-start tokens, opens the counter store and registers every
+ * route. Call `app.listen()` to serve, or `app.inject()` in tests.
+ *
+ * @example
+ * const { config } = loadConfig();
+ * const server = await createServer({ config });
+ * await server.app.listen({ port: config.server.port, host: config.server.host });
+ */
+export async function createServer(options: CreateServerOptions): Promise<TollgateServer> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const log = createLogger(config.log.level, options.logDestination);
+  const ownsDb = options.db === undefined;
+  const db =
+    options.db ??
+    (await openDb(
+      config.stores.database.url ? { url: config.stores.database.url } : { dir: config.stores.database.dir },
+    ));
+  log.info(
+    {
+      database: db.kind,
+      ...(db.kind === "pglite" ? { dir: config.stores.database.dir } : {}),
+      applied: db.applied,
+    },
+    db.applied.length > 0 ? `database migrations applied: ${db.applied.join(", ")}` : "database schema up to date",
+  );
+  const seeded = await seedCatalog(db.kysely, config);
+  if (seeded.length > 0) log.info({ seeded }, "catalog seeded from configuration");
+  const firstStart = await bootstrapTokens(db.kysely, config.auth);
+  const secret = await decisionSecret(db.kysely, config.decisions.secret);
+
+  const rawStore = options.store ?? (await openStore(config, clock, log));
+  let limiterRef: { breakerState: "closed" | "open" | "half-open" } | undefined;
+  const metrics = new Metrics(() => limiterRef?.breakerState ?? "closed");
+  const limiter = createLimiter({
+    store: metrics.timeStore(rawStore),
+    clock,
+    timeoutMs: config.stores.timeoutMs,
+    limits: [],
+    hooks: {
+      onDecision: (decision, input) => metrics.recordDecision(decision, input.category),
+      onStoreError: (error, operation) => {
+        metrics.storeErrors.inc({ operation });
+        log.warn({ err: error, operation }, "counter store call failed; decision degraded");
+      },
+      onBreakerChange: (state) => log.warn({ state }, "counter store circuit breaker changed state"),
+    },
+  });
+  limiterRef = limiter;
+  const store = rawStore;
+  const settleGuard = createLimiter({
+    store: metrics.timeStore(rawStore),
+    clock,
+    breaker: false,
+    limits: [
+      {
+        name: "settle-once",
+        per: "key",
+        algorithm: "fixed-window",
+        limit: 1,
+        window: (config.decisions.settleWindow + 60) * 1000,
+      },
+    ],
+  });
+  const catalog = new Catalog(db, limiter, config.limits, (error) =>
+    log.error({ err: error }, "catalog reload failed"),
+  );
+  if (config.auth.adminToken) catalog.addStaticToken(config.auth.adminToken, "admin", "env-admin");
+  if (config.auth.serviceToken) catalog.addStaticToken(config.auth.serviceToken, "service", "env-service");
+  await catalog.reload();
+  catalog.startPolling(ms(config.catalog.pollInterval));
+
+  const ctx: ServerContext = {
+    config,
+    db,
+    store,
+    limiter,
+    settleGuard,
+    catalog,
+    metrics,
+    throttle: new AuthThrottle(config.auth.failedAttempts.limit, config.auth.failedAttempts.window, clock),
+    clock,
+    decisionSecrets: [secret],
+  };
+
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: config.server.bodyLimit,
+    trustProxy: config.server.trustProxy,
+    logController: new LogController({ disableRequestLogging: !config.log.requests }),
+    // Identifiers are capped at 256 characters; a longer URL is not a request we serve.
+    routerOptions: { maxParamLength: 256 },
+    forceCloseConnections: "idle",
+  }).withTypeProvider<ZodTypeProvider>() as unknown as App;
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are built by this code from typed values: plain JSON.stringify keeps the hot path
+  // fast, while the same zod response schemas still document every answer in /openapi.json.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Tollgate",
+        version: "0.1.0",
+        description:
+          "Rate limits and usage quotas: decision API (service token) and admin API (admin tokens with roles).",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      tags: [
+        { name: "decision", description: "Decide, settle and peek (service token)" },
+        {
+          name: "admin",
+          description: "Catalog, keys, tokens, counters, usage, audit (admin tokens: admin > operator > readonly)",
+        },
+        { name: "operations", description: "Health, readiness, metrics" },
+      ],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const body = errorProblem(error);
+    if (body) return sendProblem(reply, body);
+    request.log.error({ err: error }, "unhandled error");
+    return sendProblem(reply, problem(500, "Internal error; it has been logged. Retry, and report it if it persists."));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problem(404, `No route ${request.method} ${request.url.split("?")[0]}. See /docs for the API.`)),
+  );
+  app.addHook("onResponse", (request, reply, done) => {
+    ctx.metrics.httpLatency.observe(
+      { method: request.method, route: request.routeOptions.url ?? "unmatched", status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  opsRoutes(app, ctx);
+  checkRoutes(app, ctx);
+  settleRoutes(app, ctx);
+  usageRoutes(app, ctx);
+  planRoutes(app, ctx);
+  keyRoutes(app, ctx);
+  tokenRoutes(app, ctx);
+  counterRoutes(app, ctx);
+  adminUsageRoutes(app, ctx);
+  auditRoutes(app, ctx);
+  await app.ready();
+
+  let closed: Promise<void> | undefined;
+  return {
+    app,
+    ctx,
+    log,
+    firstStart,
+    close() {
+      closed ??= (async () => {
+        catalog.stopPolling();
+        await app.close();
+        await store.close?.();
+        if (ownsDb) await db.close();
+        log.flush?.();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { type Clock, createLimiter, type Limiter, memoryStore, parseDuration } from "@tollgate/core";
+import type { Role } from "@tollgate/db";
+import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from "fastify";
+import type { Catalog, TokenRecord } from "./catalog.js";
+import { problem, sendProblem } from "./problem.js";
+import { sameDigest, sha256 } from "./secrets.js";
+
+/** Who made a request, once authenticated. */
+export type Principal = Pick<TokenRecord, "id" | "name" | "role">;
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** admin > operator > readonly; `service` only calls the decision API. */
+export const ROLE_RANK: Record<Role, number> = { admin: 3, operator: 2, readonly: 1, service: 0 };
+
+/**
+ * Throttles failed authentications per IP with core's own limiter on a memory store, so a
+ * scanner cannot hammer token checks or fill the logs. Valid tokens are never throttled.
+ */
+export class AuthThrottle {
+  private readonly limiter: Limiter;
+  constructor(limit: number, window: string | number, clock?: Clock) {
+    const windowMs = typeof window === "number" ? window : parseDuration(window);
+    this.limiter = createLimiter({
+      store: memoryStore({ clock, maxKeys: 100_000 }),
+      clock,
+      breaker: false,
+      limits: [{ name: "auth-failures", per: "ip", algorithm: "fixed-window", limit, window: windowMs }],
+    });
+  }
+  /** Counts a failure; answers the seconds to wait when the IP is over its allowance. */
+  async fail(ip: string): Promise<number | undefined> {
+    const decision = await this.limiter.check({ subject: { ip: ip.slice(0, 256) || "unknown" } });
+    return decision.allowed ? undefined : (decision.retryAfter ?? 1);
+  }
+  /** Seconds an IP must still wait, without counting anything. */
+  async blocked(ip: string): Promise<number | undefined> {
+    const decision = await this.limiter.peek({ subject: { ip: ip.slice(0, 256) || "unknown" } });
+    const status = decision.limits[0];
+    return status && status.remaining <= 0 ? Math.max(1, status.reset) : undefined;
+  }
+}
+
+/** The bearer token of a request, or undefined. */
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== "string") return undefined;
+  const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** Looks a token up by hash (map lookup) and confirms it with a constant-time compare. */
+export function resolveToken(catalog: Catalog, token: string): Principal | undefined {
+  const hash = sha256(token);
+  const record = catalog.staticTokens.get(hash) ?? catalog.tokensByHash.get(hash);
+  if (!record || !sameDigest(record.hash, hash)) return undefined;
+  return { id: record.id, name: record.name, role: record.role };
+}
+
+async function reject(reply: FastifyReply, throttle: AuthThrottle, ip: string, status: 401, detail: string) {
+  const wait = await throttle.fail(ip);
+  if (wait !== undefined) {
+    reply.header("Retry-After", String(wait));
+    return sendProblem(
+      reply,
+      problem(429, `Too many failed authentications from this address. Try again in ${wait} s with a valid token.`),
+    );
+  }
+  reply.header("WWW-Authenticate", 'Bearer realm="tollgate"');
+  return sendProblem(reply, problem(status, detail));
+}
+
+/**
+ * A preHandler admitting tokens whose role is in `roles` (decision API) or ranks at least
+ * `minimum` (admin API). 401 when the token is missing or wrong, 403 when the role may not.
+ */
+export function requireRole(
+  catalog: Catalog,
+  throttle: AuthThrottle,
+  rule: { roles: Role[] } | { minimum: Exclude<Role, "service"> },
+): preHandlerHookHandler {
+  const allowed = (role: Role) =>
+    "roles" in rule ? rule.roles.includes(role) : role !== "service" && ROLE_RANK[role] >= ROLE_RANK[rule.minimum];
+  const needs = "roles" in rule ? rule.roles.join(" or ") : `${rule.minimum} or higher`;
+  return async (request, reply) => {
+    const token = bearer(request);
+    if (token === undefined) {
+      return reject(
+        reply,
+        throttle,
+        request.ip,
+        401,
+        `Missing credentials: send "Authorization: Bearer <token>" with a ${needs} token (printed at first start, or set by TOLLGATE_${"roles" in rule ? "SERVICE" : "ADMIN"}_TOKEN).`,
+      );
+    }
+    const principal = resolveToken(catalog, token);
+    if (!principal) {
+      return reject(
+        reply,
+        throttle,
+        request.ip,
+        401,
+        "Invalid or revoked token: check the token you send, or ask an admin for a new one.",
+      );
+    }
+    if (!allowed(principal.role)) {
+      return sendProblem(
+        reply,
+        problem(
+          403,
+          `Your token's role (${principal.role}) may not do this: it needs ${needs}. Ask an admin for a token with that role.`,
+        ),
+      );
+    }
+    request.principal = principal;
+  };
+}

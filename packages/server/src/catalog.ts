@@ -1,0 +1,295 @@
+import { compileConfig, type Limiter, type LimitSpec, type LimitsConfig } from "@tollgate/core";
+import type { Database, Db, Role } from "@tollgate/db";
+import type { Kysely, Transaction } from "kysely";
+import { sha256 } from "./secrets.js";
+
+/** An API key as the hot path needs it (never the secret; only its hash). */
+export interface KeyRecord {
+  id: string;
+  name: string | null;
+  prefix: string;
+  hash: string;
+  owner: string;
+  plan: string;
+  scopes: string[];
+  status: "active" | "revoked";
+  expiresAt: number | null;
+  overrides: LimitSpec[];
+  createdAt: string;
+  /** The plan the limiter uses for this key: its own when it has overrides. */
+  effectivePlan: string;
+}
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  role: Role;
+  hash: string;
+}
+
+/** Synthetic per-key plan holding the key's plan merged with its overrides. */
+export const overridePlanName = (keyId: string) => `key.${keyId}`;
+
+/**
+ * The plan's limits with a key's overrides: same name replaces, new names add. Counters of
+ * unchanged limits are shared with the plan (same name and shape), so usage carries over.
+ */
+export function mergeOverrides(planLimits: unknown[], overrides: unknown[]): unknown[] {
+  const byName = new Map<string, unknown>();
+  for (const limit of planLimits) byName.set((limit as { name: string }).name, limit);
+  for (const limit of overrides) byName.set((limit as { name: string }).name, limit);
+  return [...byName.values()];
+}
+
+const toMs = (value: Date | string | null) => (value === null ? null : new Date(value).getTime());
+
+/**
+ * The catalog (plans, categories, keys, tokens) cached in memory: no database read on the hot
+ * path. Every change bumps `catalog_version`; each instance polls it and reloads, so an edit on
+ * one instance applies on all within the poll interval.
+ *
+ * @example
+ * const catalog = new Catalog(db, limiter, { limits: config.limits });
+ * await catalog.reload();
+ * catalog.startPolling(1000);
+ */
+export class Catalog {
+  plans = new Map<string, { limits: unknown[]; updatedAt: string }>();
+  categories = new Map<string, { limits: unknown[]; requiredScope: string | null; updatedAt: string }>();
+  keysByHash = new Map<string, KeyRecord>();
+  keysById = new Map<string, KeyRecord>();
+  tokensByHash = new Map<string, TokenRecord>();
+  version = "";
+  private timer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
+
+  constructor(
+    readonly db: Db,
+    readonly limiter: Limiter,
+    /** Top-level limits from the config file (not edited through the admin API). */
+    readonly fileLimits: unknown[] | undefined,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  get kysely(): Kysely<Database> {
+    return this.db.kysely;
+  }
+
+  /** The limits configuration the cached catalog stands for (with per-key override plans). */
+  limitsConfig(): LimitsConfig {
+    const plans: Record<string, { limits: unknown[] }> = {};
+    for (const [name, plan] of this.plans) plans[name] = { limits: plan.limits };
+    for (const key of this.keysById.values()) {
+      if (key.overrides.length > 0 && key.status === "active") {
+        plans[key.effectivePlan] = { limits: mergeOverrides(this.plans.get(key.plan)?.limits ?? [], key.overrides) };
+      }
+    }
+    const categories: Record<string, { limits: unknown[]; requiredScope?: string }> = {};
+    for (const [name, category] of this.categories) {
+      categories[name] = {
+        limits: category.limits,
+        ...(category.requiredScope ? { requiredScope: category.requiredScope } : {}),
+      };
+    }
+    return { limits: this.fileLimits, plans, categories } as LimitsConfig;
+  }
+
+  /** Throws ConfigError when the catalog with `change` applied would not compile. */
+  validate(change: (config: LimitsConfig) => void) {
+    const config = this.limitsConfig();
+    change(config);
+    compileConfig(config);
+  }
+
+  /** Reads everything and swaps it in atomically; the limiter gets the new limits at once. */
+  reload(): Promise<void> {
+    // Concurrent callers share one reload instead of stampeding the database.
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async doReload() {
+    const db = this.kysely;
+    const [version, plans, categories, keys, tokens] = await Promise.all([
+      db.selectFrom("tollgate_meta").select("value").where("key", "=", "catalog_version").executeTakeFirst(),
+      db.selectFrom("plans").selectAll().execute(),
+      db.selectFrom("categories").selectAll().execute(),
+      db.selectFrom("api_keys").selectAll().execute(),
+      db.selectFrom("admin_tokens").selectAll().where("revoked_at", "is", null).execute(),
+    ]);
+    const next = {
+      plans: new Map(plans.map((p) => [p.name, { limits: p.limits, updatedAt: new Date(p.updated_at).toISOString() }])),
+      categories: new Map(
+        categories.map((c) => [
+          c.name,
+          { limits: c.limits, requiredScope: c.required_scope, updatedAt: new Date(c.updated_at).toISOString() },
+        ]),
+      ),
+      keysByHash: new Map<string, KeyRecord>(),
+      keysById: new Map<string, KeyRecord>(),
+      tokensByHash: new Map<string, TokenRecord>(),
+    };
+    for (const row of keys) {
+      const overrides = (row.overrides ?? []) as LimitSpec[];
+      const record: KeyRecord = {
+        id: row.id,
+        name: row.name,
+        prefix: row.prefix,
+        hash: row.secret_hash,
+        owner: row.owner,
+        plan: row.plan,
+        scopes: row.scopes ?? [],
+        status: row.status,
+        expiresAt: toMs(row.expires_at),
+        overrides,
+        createdAt: new Date(row.created_at).toISOString(),
+        effectivePlan: overrides.length > 0 ? overridePlanName(row.id) : row.plan,
+      };
+      next.keysById.set(record.id, record);
+      next.keysByHash.set(record.hash, record);
+    }
+    for (const row of tokens) {
+      next.tokensByHash.set(row.token_hash, { id: row.id, name: row.name, role: row.role, hash: row.token_hash });
+    }
+    const previous = {
+      plans: this.plans,
+      categories: this.categories,
+      keysById: this.keysById,
+    };
+    Object.assign(this, next);
+    try {
+      this.limiter.update(this.limitsConfig());
+    } catch (error) {
+      // A bad row (edited by hand in SQL) must not take limits away: keep the previous ones.
+      Object.assign(this, previous);
+      this.onError(error);
+    }
+    this.version = version?.value ?? "0";
+  }
+
+  /** Adds the env-provided tokens (never stored) to the token cache. */
+  addStaticToken(token: string, role: Role, name: string) {
+    this.staticTokens.set(sha256(token), { id: `env:${name}`, name, role, hash: sha256(token) });
+  }
+  readonly staticTokens = new Map<string, TokenRecord>();
+
+  startPolling(intervalMs: number) {
+    this.timer = setInterval(() => {
+      this.kysely
+        .selectFrom("tollgate_meta")
+        .select("value")
+        .where("key", "=", "catalog_version")
+        .executeTakeFirst()
+        .then((row) => ((row?.value ?? "0") !== this.version ? this.reload() : undefined))
+        .catch(this.onError);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stopPolling() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * Runs an admin change in one transaction with its audit entry and a version bump, then
+   * reloads this instance at once (the others follow on their next poll).
+   */
+  async change<T>(
+    audit: { actor: string; action: string; target: string; detail?: Record<string, unknown> },
+    apply: (trx: Transaction<Database>) => Promise<T>,
+  ): Promise<T> {
+    const result = await this.kysely.transaction().execute(async (trx) => {
+      const value = await apply(trx);
+      await trx
+        .insertInto("audit_log")
+        .values({
+          at: new Date(),
+          actor: audit.actor,
+          action: audit.action,
+          target: audit.target,
+          detail: JSON.stringify(audit.detail ?? {}),
+        })
+        .execute();
+      await bumpVersion(trx);
+      return value;
+    });
+    await this.reload();
+    return result;
+  }
+}
+
+export async function bumpVersion(trx: Kysely<Database>) {
+  const version = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+  await trx
+    .insertInto("tollgate_meta")
+    .values({ key: "catalog_version", value: version })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value: version }))
+    .execute();
+}
+
+/** Stable JSON (sorted keys) so the seed hash does not depend on key order. */
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Seeds plans and categories from the config file. A row is (re)written when it is missing or
+ * when the file's version of it changed since it was last seeded; otherwise an edit made through
+ * the admin API survives restarts. Returns the names written.
+ */
+export async function seedCatalog(
+  db: Kysely<Database>,
+  config: {
+    plans?: Record<string, { limits: unknown[] }>;
+    categories?: Record<string, { limits: unknown[]; requiredScope?: string }>;
+  },
+): Promise<string[]> {
+  const written: string[] = [];
+  await db.transaction().execute(async (trx) => {
+    const plans = new Map(
+      (await trx.selectFrom("plans").select(["name", "seed_hash"]).execute()).map((r) => [r.name, r.seed_hash]),
+    );
+    const categories = new Map(
+      (await trx.selectFrom("categories").select(["name", "seed_hash"]).execute()).map((r) => [r.name, r.seed_hash]),
+    );
+    for (const [name, plan] of Object.entries(config.plans ?? {})) {
+      const hash = sha256(stable(plan));
+      if (plans.get(name) === hash) continue;
+      const row = { limits: JSON.stringify(plan.limits), seed_hash: hash, updated_at: new Date() };
+      await trx
+        .insertInto("plans")
+        .values({ name, ...row })
+        .onConflict((oc) => oc.column("name").doUpdateSet(row))
+        .execute();
+      written.push(`plans.${name}`);
+    }
+    for (const [name, category] of Object.entries(config.categories ?? {})) {
+      const hash = sha256(stable(category));
+      if (categories.get(name) === hash) continue;
+      const row = {
+        limits: JSON.stringify(category.limits ?? []),
+        required_scope: category.requiredScope ?? null,
+        seed_hash: hash,
+        updated_at: new Date(),
+      };
+      await trx
+        .insertInto("categories")
+        .values({ name, ...row })
+        .onConflict((oc) => oc.column("name").doUpdateSet(row))
+        .execute();
+      written.push(`categories.${name}`);
+    }
+    if (written.length > 0) await bumpVersion(trx);
+  });
+  return written;
+}

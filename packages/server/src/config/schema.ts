@@ -1,0 +1,89 @@
+import { z } from "zod";
+
+/** A duration as people write it (`500ms`, `2s`, `1m`) or milliseconds. */
+const duration = z.union([z.string().regex(/^\d+(ms|s|m|h)$/, "a duration such as 500ms, 2s or 1m"), z.number().int()]);
+
+/** Limits are validated by core's parseLimit (same rules as the library); here only their outer shape. */
+const limitList = z.array(z.record(z.string(), z.unknown()));
+
+/**
+ * The server's configuration file (YAML or JSON). Every field is optional: the embedded
+ * default fills the rest. `docs/configuration.md` documents each one.
+ */
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(8080),
+      host: z.string().min(1).default("127.0.0.1"),
+      /** Largest request body in bytes; larger gets 413. */
+      bodyLimit: z.number().int().min(1024).max(10_485_760).default(65_536),
+      /** Trust X-Forwarded-For (behind a proxy) for the caller IP used by auth throttling. */
+      trustProxy: z.boolean().default(false),
+      /** Seconds to wait for in-flight requests at shutdown. */
+      shutdownTimeout: z.number().int().min(1).max(600).default(10),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+      /** One line per request (method, route, status, time). Off makes the hot path cheaper. */
+      requests: z.boolean().default(true),
+    })
+    .prefault({}),
+  stores: z
+    .strictObject({
+      redis: z.strictObject({ url: z.string().min(1).optional(), prefix: z.string().optional() }).prefault({}),
+      database: z
+        .strictObject({
+          url: z
+            .string()
+            .regex(/^postgres(ql)?:\/\//, "a postgres:// URL")
+            .optional(),
+          dir: z.string().min(1).default("./.tollgate/pglite"),
+        })
+        .prefault({}),
+      /** Store call timeout in ms (slower counts as a failure and degrades the decision). */
+      timeoutMs: z.number().int().min(1).max(10_000).default(100),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /** A fixed service token (else generated at first start and stored hashed). */
+      serviceToken: z.string().min(16).optional(),
+      /** A fixed admin token (else generated at first start and stored hashed). */
+      adminToken: z.string().min(16).optional(),
+      /** Failed authentications allowed per IP per window before 429. */
+      failedAttempts: z
+        .strictObject({ limit: z.number().int().min(1).default(20), window: duration.default("1m") })
+        .prefault({}),
+    })
+    .prefault({}),
+  catalog: z
+    .strictObject({
+      /** How often each instance polls the catalog version (plans, categories, keys, tokens). */
+      pollInterval: duration.default("1s"),
+    })
+    .prefault({}),
+  decisions: z
+    .strictObject({
+      /** HMAC secret signing decision ids (settle on any instance). Default: generated once, kept in the database. */
+      secret: z.string().min(32).optional(),
+      /** How long a decision can be settled, in seconds. */
+      settleWindow: z.number().int().min(60).max(86_400).default(3600),
+    })
+    .prefault({}),
+  limits: limitList.optional(),
+  plans: z.record(z.string(), z.strictObject({ limits: limitList })).optional(),
+  categories: z
+    .record(z.string(), z.strictObject({ limits: limitList.default([]), requiredScope: z.string().min(1).optional() }))
+    .optional(),
+  alerts: z
+    .record(
+      z.string(),
+      z.looseObject({ type: z.enum(["webhook", "slack", "discord"]), url: z.url({ protocol: /^https?$/ }) }),
+    )
+    .optional(),
+});
+
+export type ServerConfig = z.output<typeof configSchema>;
+export type ServerConfigInput = z.input<typeof configSchema>;

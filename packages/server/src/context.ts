@@ -1,0 +1,22 @@
+import type { Clock, Limiter, Store } from "@tollgate/core";
+import type { Db } from "@tollgate/db";
+import type { AuthThrottle } from "./auth.js";
+import type { Catalog } from "./catalog.js";
+import type { ServerConfig } from "./config/schema.js";
+import type { Metrics } from "./metrics.js";
+
+/** Everything the routes share, built once at start by `createServer`. */
+export interface ServerContext {
+  config: ServerConfig;
+  db: Db;
+  store: Store;
+  limiter: Limiter;
+  /** Settle-once guard: a 1-per-window counter per decision nonce, in the shared store. */
+  settleGuard: Limiter;
+  catalog: Catalog;
+  metrics: Metrics;
+  throttle: AuthThrottle;
+  clock: Clock;
+  /** First secret signs; all verify (rotation). */
+  decisionSecrets: string[];
+}

@@ -1,0 +1,98 @@
+import type { BreakerState, Decision, Store } from "@tollgate/core";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
+
+/**
+ * Prometheus metrics of one server instance, on its own registry (several servers in one
+ * process, as in tests, do not collide). Labels never carry subjects or secrets.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly decisions = new Counter({
+    name: "tollgate_decisions_total",
+    help: "Decisions by result, reason and category.",
+    labelNames: ["result", "reason", "category"] as const,
+    registers: [this.registry],
+  });
+  readonly limitExceeded = new Counter({
+    name: "tollgate_limit_exceeded_total",
+    help: "Limits found exceeded in a decision, by limit name, mode and category.",
+    labelNames: ["limit", "mode", "category"] as const,
+    registers: [this.registry],
+  });
+  readonly degraded = new Counter({
+    name: "tollgate_degraded_decisions_total",
+    help: "Decisions made without the primary store (failMode or fallback).",
+    labelNames: ["category"] as const,
+    registers: [this.registry],
+  });
+  readonly storeErrors = new Counter({
+    name: "tollgate_store_errors_total",
+    help: "Store calls that failed or timed out, by operation.",
+    labelNames: ["operation"] as const,
+    registers: [this.registry],
+  });
+  readonly storeLatency = new Histogram({
+    name: "tollgate_store_duration_seconds",
+    help: "Store call latency by operation.",
+    labelNames: ["operation"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+  readonly httpLatency = new Histogram({
+    name: "tollgate_http_request_duration_seconds",
+    help: "HTTP request latency by method, route and status code.",
+    labelNames: ["method", "route", "status_code"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly breaker: Gauge;
+
+  constructor(breakerState: () => BreakerState) {
+    this.breaker = new Gauge({
+      name: "tollgate_breaker_state",
+      help: "Circuit breaker over the counter store: 0 closed, 1 half-open, 2 open.",
+      registers: [this.registry],
+      collect() {
+        this.set(BREAKER_VALUE[breakerState()]);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: "tollgate_" });
+  }
+
+  /** The limiter's onDecision hook. */
+  recordDecision(decision: Decision, category: string | undefined) {
+    const cat = category ?? "none";
+    this.decisions.inc({
+      result: decision.allowed ? "allowed" : "denied",
+      reason: decision.reason ?? "none",
+      category: cat,
+    });
+    if (decision.degraded) this.degraded.inc({ category: cat });
+    for (const status of decision.limits) {
+      if (status.exceeded) this.limitExceeded.inc({ limit: status.name, mode: status.mode, category: cat });
+    }
+  }
+
+  /** Wraps a store so every call is timed (the limiter's timeout and breaker stay around it). */
+  timeStore(store: Store): Store {
+    const time = <T>(operation: string, call: () => T | Promise<T>): T | Promise<T> => {
+      const end = this.storeLatency.startTimer({ operation });
+      const result = call();
+      if (result instanceof Promise) return result.finally(end);
+      end();
+      return result;
+    };
+    const timed: Store = {
+      name: store.name,
+      decide: (request: Parameters<Store["decide"]>[0]) => time("decide", () => store.decide(request)),
+      adjust: (items: Parameters<Store["adjust"]>[0]) => time("adjust", () => store.adjust(items)),
+      release: (items: Parameters<Store["release"]>[0]) => time("release", () => store.release(items)),
+      reset: (items: Parameters<Store["reset"]>[0]) => time("reset", () => store.reset(items)),
+    };
+    if (store.ping) timed.ping = () => store.ping?.() ?? Promise.resolve();
+    if (store.close) timed.close = () => store.close?.() ?? Promise.resolve();
+    return timed;
+  }
+}

@@ -1,0 +1,49 @@
+import { SUBJECT_FIELDS, type Subject } from "@tollgate/core";
+import { z } from "zod";
+import type { ServerContext } from "../../context.js";
+import { errors } from "../../schemas.js";
+import type { App } from "../types.js";
+import { actorOf, atLeast, security } from "./common.js";
+
+export const subjectRef = z
+  .string()
+  .max(300)
+  .regex(new RegExp(`^(${SUBJECT_FIELDS.join("|")}):.{1,256}$`), 'a subject such as "user:u-42" or "key:key_abc"');
+
+export const toSubject = (ref: string): Subject => {
+  const colon = ref.indexOf(":");
+  return { [ref.slice(0, colon)]: ref.slice(colon + 1) } as Subject;
+};
+
+/** POST /v1/admin/counters/reset (operator): forget a subject's counters, all or one limit. */
+export function counterRoutes(app: App, ctx: ServerContext) {
+  app.post(
+    "/v1/admin/counters/reset",
+    {
+      preHandler: atLeast(ctx, "operator"),
+      schema: {
+        tags: ["admin"],
+        summary: "Reset a subject's counters (every plan and category, or only the named limit)",
+        security,
+        body: z.strictObject({ subject: subjectRef, limit: z.string().min(1).max(64).optional() }),
+        response: { 200: z.object({ reset: z.literal(true), subject: z.string() }), ...errors(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const { subject, limit } = request.body;
+      await ctx.limiter.reset(toSubject(subject), limit ? { limit } : {});
+      // Counters live in the store, not the catalog: audit without bumping the catalog version.
+      await ctx.db.kysely
+        .insertInto("audit_log")
+        .values({
+          at: new Date(),
+          actor: actorOf(request),
+          action: "counters.reset",
+          target: subject,
+          detail: JSON.stringify({ limit }),
+        })
+        .execute();
+      return { reset: true as const, subject };
+    },
+  );
+}

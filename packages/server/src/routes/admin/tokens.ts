@@ -1,0 +1,120 @@
+import { z } from "zod";
+import type { ServerContext } from "../../context.js";
+import { problem, sendProblem } from "../../problem.js";
+import { errors, idParams } from "../../schemas.js";
+import { displayPrefix, newToken, randomId, sha256 } from "../../secrets.js";
+import type { App } from "../types.js";
+import { actorOf, atLeast, security } from "./common.js";
+
+const tokenSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(["admin", "operator", "readonly", "service"]),
+  prefix: z.string(),
+  createdAt: z.string(),
+});
+
+/** Admin and service tokens (admin only): issue (shown once), list, revoke. */
+export function tokenRoutes(app: App, ctx: ServerContext) {
+  const db = ctx.db.kysely;
+  app.get(
+    "/v1/admin/tokens",
+    {
+      preHandler: atLeast(ctx, "admin"),
+      schema: {
+        tags: ["admin"],
+        summary: "List active tokens (never the tokens)",
+        security,
+        response: { 200: z.object({ tokens: z.array(tokenSchema) }), ...errors(401, 403) },
+      },
+    },
+    async () => {
+      const rows = await db
+        .selectFrom("admin_tokens")
+        .selectAll()
+        .where("revoked_at", "is", null)
+        .orderBy("created_at")
+        .execute();
+      return {
+        tokens: rows.map((r) => ({
+          id: r.id,
+          name: r.name,
+          role: r.role,
+          prefix: r.prefix,
+          createdAt: new Date(r.created_at).toISOString(),
+        })),
+      };
+    },
+  );
+  app.post(
+    "/v1/admin/tokens",
+    {
+      preHandler: atLeast(ctx, "admin"),
+      schema: {
+        tags: ["admin"],
+        summary: "Issue a token for a person or service; the token is in this response only",
+        security,
+        body: z.strictObject({
+          name: z.string().min(1).max(128),
+          role: z.enum(["admin", "operator", "readonly", "service"]),
+        }),
+        response: { 201: tokenSchema.extend({ token: z.string() }), ...errors(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { name, role } = request.body;
+      const id = randomId("tok");
+      const token = newToken(role);
+      const createdAt = new Date();
+      await ctx.catalog.change(
+        { actor: actorOf(request), action: "token.create", target: `token:${id}`, detail: { name, role } },
+        (trx) =>
+          trx
+            .insertInto("admin_tokens")
+            .values({
+              id,
+              user_id: null,
+              name,
+              role,
+              prefix: displayPrefix(token),
+              token_hash: sha256(token),
+              created_at: createdAt,
+              revoked_at: null,
+            })
+            .execute(),
+      );
+      return reply
+        .code(201)
+        .send({ id, name, role, prefix: displayPrefix(token), createdAt: createdAt.toISOString(), token });
+    },
+  );
+  app.delete(
+    "/v1/admin/tokens/:id",
+    {
+      preHandler: atLeast(ctx, "admin"),
+      schema: {
+        tags: ["admin"],
+        summary: "Revoke a token",
+        security,
+        params: idParams,
+        response: { 204: z.null(), ...errors(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const result = await ctx.catalog.change(
+        { actor: actorOf(request), action: "token.revoke", target: `token:${id}` },
+        (trx) =>
+          trx
+            .updateTable("admin_tokens")
+            .set({ revoked_at: new Date() })
+            .where("id", "=", id)
+            .where("revoked_at", "is", null)
+            .executeTakeFirst(),
+      );
+      if (Number(result.numUpdatedRows) === 0)
+        return sendProblem(reply, problem(404, `No active token with id "${id}".`, { field: "id" }));
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { requireRole } from "../auth.js";
+import type { ServerContext } from "../context.js";
+import { decideOne, resolve, UnknownNameError } from "../decide.js";
+import { batchBodySchema, checkBodySchema, decisionSchema, errors } from "../schemas.js";
+import type { App } from "./types.js";
+
+/** POST /v1/check and /v1/check/batch: the decision API's hot path. */
+export function checkRoutes(app: App, ctx: ServerContext) {
+  const auth = requireRole(ctx.catalog, ctx.throttle, { roles: ["service", "admin"] });
+  app.post(
+    "/v1/check",
+    {
+      preHandler: auth,
+      schema: {
+        tags: ["decision"],
+        summary: "Decide one request (and charge it when allowed)",
+        description: "Always 200 for a well-formed request: the decision is in the body.",
+        security: [{ bearer: [] }],
+        body: checkBodySchema,
+        response: { 200: decisionSchema, ...errors(400, 401, 403, 413, 429) },
+      },
+    },
+    (request) => decideOne(ctx, request.body),
+  );
+  app.post(
+    "/v1/check/batch",
+    {
+      preHandler: auth,
+      schema: {
+        tags: ["decision"],
+        summary: "Decide up to 100 requests, each on its own (not all-or-nothing across them)",
+        security: [{ bearer: [] }],
+        body: batchBodySchema,
+        response: { 200: z.object({ decisions: z.array(decisionSchema) }), ...errors(400, 401, 403, 413, 429) },
+      },
+    },
+    async (request) => {
+      const { requests } = request.body;
+      // Names are checked for every request before any is decided, so a bad one counts nothing.
+      requests.forEach((body, i) => {
+        try {
+          resolve(ctx, body);
+        } catch (error) {
+          if (error instanceof UnknownNameError)
+            throw new UnknownNameError(`requests[${i}].${error.field}`, error.message);
+          throw error;
+        }
+      });
+      return { decisions: await Promise.all(requests.map((body) => decideOne(ctx, body))) };
+    },
+  );
+}

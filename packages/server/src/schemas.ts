@@ -1,0 +1,116 @@
+import { MAX_AMOUNT, MAX_ID_LENGTH } from "@tollgate/core";
+import { z } from "zod";
+
+const id = z.string().min(1).max(MAX_ID_LENGTH);
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "1-64 letters, digits, '_', '.', '-'")
+  .describe("plan or category name");
+
+export const subjectSchema = z
+  .strictObject({
+    user: id.optional(),
+    key: id.optional().describe("An opaque key id the caller already verified."),
+    org: id.optional(),
+    project: id.optional(),
+    ip: id.optional(),
+    apiKey: z.string().min(1).max(512).optional().describe("A raw API key issued by Tollgate; verified here."),
+  })
+  .describe("Who is charged; each limit picks the field its `per` names.");
+
+export const checkBodySchema = z
+  .strictObject({
+    subject: subjectSchema,
+    category: name.optional(),
+    plan: name.optional().describe("Ignored when subject.apiKey is given: the key's plan applies."),
+    cost: z.number().int().min(0).max(MAX_AMOUNT).optional().describe("Units for token limits (default 1); 0 peeks."),
+    byok: z
+      .boolean()
+      .optional()
+      .describe("The caller brings its own provider key: token and byokExempt limits are skipped."),
+    dryRun: z.boolean().optional(),
+    scopes: z
+      .array(z.string().min(1).max(64))
+      .max(32)
+      .optional()
+      .describe("Scopes of a caller the calling app verified itself (checked against the category's requiredScope)."),
+  })
+  .meta({ id: "CheckRequest" });
+
+export const limitStatusSchema = z.object({
+  name: z.string(),
+  subject: z.string(),
+  mode: z.enum(["enforce", "monitor"]),
+  algorithm: z.string(),
+  unit: z.enum(["requests", "tokens"]),
+  limit: z.number(),
+  used: z.number(),
+  remaining: z.number(),
+  reset: z.number().describe("Seconds until the counter frees up."),
+  window: z.number().describe("Window length in seconds (the calendar period for quotas)."),
+  exceeded: z.boolean(),
+  crossed: z.boolean(),
+  retryAfter: z.number().optional(),
+  alert: z.string().optional(),
+});
+
+export const decisionSchema = z
+  .object({
+    allowed: z.boolean(),
+    reason: z
+      .enum(["limit_exceeded", "quota_exceeded", "cost_exceeds_limit", "invalid_key", "forbidden", "store_unavailable"])
+      .optional(),
+    retryAfter: z.number().int().optional(),
+    degraded: z.boolean().optional(),
+    decisionId: z.string(),
+    plan: z.string().optional(),
+    category: z.string().optional(),
+    keyId: z.string().optional(),
+    limits: z.array(limitStatusSchema),
+    headers: z.record(z.string(), z.string()).describe("RateLimit-Policy, RateLimit, Retry-After, ready to copy."),
+  })
+  .meta({ id: "Decision" });
+
+export const batchBodySchema = z.strictObject({ requests: z.array(checkBodySchema).min(1).max(100) });
+
+export const settleBodySchema = z.strictObject({
+  decisionId: z.string().min(1).max(4096),
+  cost: z.number().int().min(0).max(MAX_AMOUNT).describe("The actual cost, replacing the estimate."),
+});
+
+export const usageQuerySchema = z.strictObject({
+  user: id.optional(),
+  key: id.optional(),
+  org: id.optional(),
+  project: id.optional(),
+  ip: id.optional(),
+  category: name.optional(),
+  plan: name.optional(),
+});
+
+export const problemSchema = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    detail: z.string(),
+    field: z.string().optional(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: "Problem" });
+
+/** Standard error responses for the OpenAPI document. */
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, problemSchema]));
+
+export const limitSpecSchema = z
+  .looseObject({
+    name: z.string(),
+    per: z.enum(["user", "key", "org", "project", "ip", "global"]),
+    algorithm: z.enum(["fixed-window", "sliding-window", "token-bucket", "quota", "concurrency"]),
+    limit: z.number(),
+  })
+  .describe("A limit as in API.md; fully validated by the same rules as the library.")
+  .meta({ id: "Limit" });
+
+export const nameParams = z.strictObject({ name });
+export const idParams = z.strictObject({ id: z.string().min(1).max(64) });
