@@ -7,3 +7,4 @@ export {
   startRedis,
   startRedisCluster,
 } from "./redis.js";
+export { initdbBinary, type PostgresServer, pgCtlBinary, startPostgres } from "./postgres.js";
