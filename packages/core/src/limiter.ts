@@ -195,8 +195,12 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return { items, charge: input.dryRun !== true && cost > 0, cost, plan, category };
   }
 
-  /** Calls the store through the breaker and the timeout; failures reject with the cause. */
+  /**
+   * Calls the store through the breaker and the timeout; failures reject with the cause. A
+   * synchronous store (memory) cannot hang, so it is called directly: a throw still degrades.
+   */
   function guarded<T, A>(operation: string, call: (argument: A) => T | Promise<T>, argument: A): T | Promise<T> {
+    if (store.synchronous === true) return call.call(store, argument);
     if (breaker && !breaker.allow()) {
       throw new StoreUnavailableError(`store "${store.name}" skipped: circuit breaker open`);
     }

@@ -128,6 +128,23 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
   }
 
+  /** The common single-limit decision, without the per-item arrays. Same rule as the general path. */
+  function decideOne(item: CounterRef, request: DecideRequest, now: number): DecideResult {
+    const table = tableFor(item, true) as TableEntry;
+    let state = table.entries.get(item.id);
+    const stored = state !== undefined;
+    if (stored && algorithms[item.limit.algorithm].ttlMs(state as CounterState, item.limit, now) <= 0)
+      state = undefined;
+    const { result, next } = evaluateDecision([state], request.items, request.charge, now);
+    if (next !== undefined) {
+      const updated = next[0];
+      if (state !== undefined && updated !== undefined) table.entries.set(item.id, updated);
+      else write(item, updated, now);
+    }
+    if (sweepPerOperation > 0 && ++operations % 16 === 0) sweepSome(1, now);
+    return result;
+  }
+
   return {
     name: "memory",
     synchronous: true,
@@ -136,6 +153,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
     decide(request: DecideRequest): DecideResult {
       const now = clock.now();
+      if (request.items.length === 1) return decideOne(request.items[0] as CounterRef, request, now);
       const { items } = request;
       const count = items.length;
       const itemTables = new Array<TableEntry>(count);
