@@ -67,7 +67,8 @@ export const slidingWindow: Algorithm<SlidingWindowState> = {
   },
   view(state, limit, now) {
     const c = countsAt(state, limit.windowMs, now);
-    const used = Math.ceil(estimate(c, limit.windowMs) - 1e-9);
+    // max(0, ..): ceil of a hair below zero is -0, which must read as 0 (and does in Lua too).
+    const used = Math.max(0, Math.ceil(estimate(c, limit.windowMs) - 1e-9));
     return { used, remaining: Math.max(0, limit.limit - used), resetMs: c.start + limit.windowMs - now };
   },
   adjust(state, limit, delta, now, chargedAt) {
