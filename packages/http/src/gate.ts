@@ -111,7 +111,8 @@ export interface Identity {
 
 /**
  * Resolves who a request is: client address (with proxy trust and IPv6 grouping), your subject
- * resolver, and the BYOK header. Warns once when the configuration looks wrong.
+ * resolver, and the BYOK header. Warns once when the configuration looks wrong. An optional
+ * `gate` runs before the subject resolver; when it refuses, the answer is undefined.
  *
  * @example
  * const identify = createIdentity({ subject: (req) => ({ user: req.userId }), trustProxy: ["10.0.0.0/8"] });
@@ -119,7 +120,7 @@ export interface Identity {
  */
 export function createIdentity<Req>(
   options: GateOptions<Req> = {},
-): (req: Req, view: RequestView) => Promise<Identity> {
+): (req: Req, view: RequestView, gate?: (facts: RequestFacts) => Promise<boolean>) => Promise<Identity | undefined> {
   const warn = warnOnce(options.logger);
   const trust = options.trustProxy ?? false;
   if (trust === true) {
@@ -127,7 +128,7 @@ export function createIdentity<Req>(
   }
   const addressOf = clientAddress(trust);
   const byokHeaders = byokHeaderNames(options.byok);
-  return async (req, view) => {
+  return async (req, view, gate) => {
     if (trust === false && (view.header("x-forwarded-for") !== undefined || view.header("forwarded") !== undefined)) {
       warn(
         "FORWARDED_WITHOUT_TRUST",
@@ -139,6 +140,8 @@ export function createIdentity<Req>(
     if (address === undefined) warn("NO_ADDRESS", "no client address available: per-IP limits do not apply.");
     const ip = address === undefined ? undefined : ipSubject(address, options.ipv6Subnet ?? 64);
     const facts: RequestFacts = { ip };
+    // The authorization check runs before the subject resolver, which may assume a valid caller.
+    if (gate && !(await gate(facts))) return undefined;
     const resolved = (await resolve(options.subject, req, facts)) ?? {};
     const subject: Subject = ip !== undefined && resolved.ip === undefined ? { ...resolved, ip } : resolved;
     const key = byokHeaders.length > 0 ? providerKey(view.header, byokHeaders) : undefined;
@@ -165,14 +168,22 @@ export function createGate<Req>(
   const headerOptions: HeaderOptions = { ...options.headers, now: () => clock.now() };
 
   return async (req, view) => {
-    const { subject, ip, facts, providerKey: key } = await identify(req, view);
-    if (options.authorize) {
-      const verdict = await options.authorize(req, facts);
-      if (verdict !== true) {
-        const { decision, problem } = refusal(verdict === "invalid_key" ? "invalid_key" : "forbidden");
-        return deny(problem, decision, {});
-      }
+    let verdict = true as Authorization;
+    const { authorize } = options;
+    const identity = await identify(
+      req,
+      view,
+      authorize &&
+        (async (facts) => {
+          verdict = await authorize(req, facts);
+          return verdict === true;
+        }),
+    );
+    if (identity === undefined) {
+      const { decision, problem } = refusal(verdict === "invalid_key" ? "invalid_key" : "forbidden");
+      return deny(problem, decision, {});
     }
+    const { subject, ip, facts, providerKey: key } = identity;
     if (!limiter || (options.skip && (await options.skip(req)))) {
       return { action: "continue", headers: {}, context: context(undefined, subject, ip, key) };
     }
@@ -211,7 +222,7 @@ export function createUsage<Req>(
 ): (req: Req, view: RequestView) => Promise<{ status: number; body: UsageReport | Problem }> {
   const identify = createIdentity({ ...options, byok: false });
   return async (req, view) => {
-    const { subject, facts } = await identify(req, view);
+    const { subject, facts } = (await identify(req, view)) as Identity;
     try {
       const input: { subject: Subject; category?: string; plan?: string } = { subject };
       const category = await resolve(options.category, req, facts);
