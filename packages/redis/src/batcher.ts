@@ -1,8 +1,7 @@
 import type { Outcome } from "@tollgate/core";
 import type { Cluster, Redis } from "ioredis";
-import { num, readOutcome } from "./codec.js";
-import { DECIDE, OUTCOME_FIELDS, REPORT_FIELDS } from "./lua/scripts.js";
-import { run, script } from "./script.js";
+import { DECIDE } from "./lua/scripts.js";
+import { runBuffer, script } from "./script.js";
 
 const decideScript = script(DECIDE);
 
@@ -12,7 +11,7 @@ export interface PartResult {
   charged: boolean;
   outcomes: Outcome[];
   /** With `report`: each item's view before this charge, and its raw state before and after. */
-  before?: { used: number; remaining: number; resetMs: number; raw: string; written: string }[];
+  before?: { used: number; remaining: number; resetMs: number; raw: Buffer; written: Buffer }[];
 }
 
 /** One decision's items that share a hash slot, ready for the DECIDE script. */
@@ -94,8 +93,8 @@ export class Batcher {
       for (const arg of part.args) args.push(arg);
     }
     this.calls++;
-    run(this.client, decideScript, keys, args).then(
-      (reply) => distribute(parts, reply as unknown[]),
+    runBuffer(this.client, decideScript, keys, args).then(
+      (reply) => distribute(parts, reply),
       (error: unknown) => {
         for (const part of parts) part.reject(error);
       },
@@ -103,27 +102,46 @@ export class Batcher {
   }
 }
 
-function distribute(parts: Part[], reply: unknown[]): void {
+/** -0 reads as 0, as the reference never reports a negative zero. */
+const double = (reply: Buffer, at: number) => reply.readDoubleLE(at) + 0;
+
+/**
+ * Reads DECIDE's packed answer: per decision `<dB` (now, charged), then per item `<BBdddd` (fits,
+ * crossed, used, remaining, resetMs, retryAfterMs) and, for a report, `<dddH` (the uncharged
+ * view and the raw state's length), the raw state, `<H` and the state written.
+ */
+function distribute(parts: Part[], reply: Buffer): void {
   let at = 0;
   for (const part of parts) {
-    const now = num(reply[at]);
-    const charged = reply[at + 1] === "1";
-    at += 2;
+    const now = double(reply, at);
+    const charged = reply[at + 8] === 1;
+    at += 9;
     const n = part.keys.length;
     const outcomes: Outcome[] = new Array(n);
     const before: PartResult["before"] = part.report ? new Array(n) : undefined;
     for (let i = 0; i < n; i++) {
-      outcomes[i] = readOutcome(reply, at);
-      at += OUTCOME_FIELDS;
+      const fits = reply[at] === 1;
+      outcomes[i] = {
+        fits,
+        exceeded: !fits,
+        crossed: reply[at + 1] === 1,
+        used: double(reply, at + 2),
+        remaining: double(reply, at + 10),
+        resetMs: double(reply, at + 18),
+        retryAfterMs: double(reply, at + 26),
+      };
+      at += 34;
       if (before) {
-        before[i] = {
-          used: num(reply[at]),
-          remaining: num(reply[at + 1]),
-          resetMs: num(reply[at + 2]),
-          raw: String(reply[at + 3]),
-          written: String(reply[at + 4]),
-        };
-        at += REPORT_FIELDS;
+        const used = double(reply, at);
+        const remaining = double(reply, at + 8);
+        const resetMs = double(reply, at + 16);
+        const rawLength = reply.readUInt16LE(at + 24);
+        const raw = Buffer.from(reply.subarray(at + 26, at + 26 + rawLength));
+        at += 26 + rawLength;
+        const writtenLength = reply.readUInt16LE(at);
+        const written = Buffer.from(reply.subarray(at + 2, at + 2 + writtenLength));
+        at += 2 + writtenLength;
+        before[i] = { used, remaining, resetMs, raw, written };
       }
     }
     part.resolve(before ? { now, charged, outcomes, before } : { now, charged, outcomes });

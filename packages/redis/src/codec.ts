@@ -1,4 +1,4 @@
-import { type Limit, type Outcome, type PeriodBounds, periodBounds } from "@tollgate/core";
+import { type Limit, type PeriodBounds, periodBounds } from "@tollgate/core";
 
 const ALG_CODES: Record<Limit["algorithm"], string> = {
   "fixed-window": "f",
@@ -38,27 +38,4 @@ export function quotaBounds(limit: Limit, at: number): string {
 /** Start of the calendar period holding `at` (where a settled quota charge was made). */
 export function quotaStart(limit: Limit, at: number): string {
   return String(periodBounds(at, limit.period ?? "month", limit.timeZone).start);
-}
-
-/** Lua formats doubles with %.17g: exact, with `inf` for Infinity. -0 reads as 0. */
-export function num(text: unknown): number {
-  const s = String(text);
-  if (s === "inf") return Number.POSITIVE_INFINITY;
-  if (s === "-inf") return Number.NEGATIVE_INFINITY;
-  const n = Number(s);
-  return n === 0 ? 0 : n;
-}
-
-/** Reads one item's six outcome values starting at `at`. */
-export function readOutcome(reply: unknown[], at: number): Outcome {
-  const fits = reply[at] === "1";
-  return {
-    fits,
-    exceeded: !fits,
-    crossed: reply[at + 1] === "1",
-    used: num(reply[at + 2]),
-    remaining: num(reply[at + 3]),
-    resetMs: num(reply[at + 4]),
-    retryAfterMs: num(reply[at + 5]),
-  };
 }

@@ -15,13 +15,29 @@ export function script(source: string): Script {
  * EVALSHA, and on NOSCRIPT (a restarted or new node has an empty script cache) one EVAL, which
  * also caches the script there. On a cluster ioredis routes by the first key's slot.
  */
-export async function run(client: Redis | Cluster, s: Script, keys: string[], args: string[]): Promise<unknown> {
+export async function run(
+  client: Redis | Cluster,
+  s: Script,
+  keys: string[],
+  args: (string | Buffer)[],
+): Promise<unknown> {
   try {
     return await client.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (error) {
-    if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
-      return client.eval(s.source, keys.length, ...keys, ...args);
-    }
+    if (isNoScript(error)) return client.eval(s.source, keys.length, ...keys, ...args);
     throw error;
   }
 }
+
+/** As `run`, for a script answering binary: the reply is a Buffer. */
+export async function runBuffer(client: Redis | Cluster, s: Script, keys: string[], args: string[]): Promise<Buffer> {
+  try {
+    return (await client.callBuffer("evalsha", [s.sha, keys.length, ...keys, ...args])) as Buffer;
+  } catch (error) {
+    if (isNoScript(error))
+      return (await client.callBuffer("eval", [s.source, keys.length, ...keys, ...args])) as Buffer;
+    throw error;
+  }
+}
+
+const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith("NOSCRIPT");

@@ -153,7 +153,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   /** Takes back the charges of slot groups whose decision another group denied. */
   async function undo(items: readonly DecideItem[], keys: string[], indexes: number[], part: PartResult) {
     const now = nowArg();
-    const args = [pad, now];
+    const args: (string | Buffer)[] = [pad, now];
     const partKeys: string[] = [];
     const at = clock ? clock.now() : localNow();
     indexes.forEach((i, j) => {

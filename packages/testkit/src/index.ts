@@ -1,4 +1,5 @@
 export { findBinary, freePort, missing } from "./binaries.js";
+export { initdbBinary, type PostgresServer, pgCtlBinary, startPostgres } from "./postgres.js";
 export {
   type RedisCluster,
   type RedisServer,
@@ -7,4 +8,3 @@ export {
   startRedis,
   startRedisCluster,
 } from "./redis.js";
-export { initdbBinary, type PostgresServer, pgCtlBinary, startPostgres } from "./postgres.js";

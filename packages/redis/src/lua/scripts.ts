@@ -2,9 +2,6 @@ import { LUA_ALGORITHMS } from "./algorithms.js";
 
 /** Fields each decided item takes in ARGV (see DECIDE). */
 export const DECIDE_ITEM_FIELDS = 8;
-/** Values each item answers (see DECIDE); `REPORT_FIELDS` more when the decision asked for a report. */
-export const OUTCOME_FIELDS = 6;
-export const REPORT_FIELDS = 5;
 
 /**
  * Decides a batch of decisions in order, each all-or-nothing exactly as core's evaluateDecision:
@@ -62,8 +59,16 @@ for d = 1, decisions do
     items[i] = it
   end
   local charged = charge and enforcedFit
-  out[#out + 1] = fmt(now)
-  out[#out + 1] = charged and '1' or '0'
+  local written = {}
+  if charged then
+    for i = 1, n do
+      local it = items[i]
+      if it.alg == 'c' then C.write(it.key, nexts[i], it, now, pad); written[i] = ''
+      else written[i] = writeString(it.key, it, nexts[i], now, pad) end
+    end
+  end
+  -- The answer is packed little-endian binary (see batcher.ts), one string for the whole batch.
+  out[#out + 1] = struct.pack('<dB', now, charged and 1 or 0)
   for i = 1, n do
     local it = items[i]
     local alg = A[it.alg]
@@ -76,32 +81,15 @@ for d = 1, decisions do
       if it.alg == 'c' then crossed = (C.charge(states[i], it, 0, now, it.lease))
       else crossed = (alg.charge(states[i], it, 0, now)) end
     end
-    out[#out + 1] = fits[i] and '1' or '0'
-    out[#out + 1] = crossed and '1' or '0'
-    out[#out + 1] = fmt(used)
-    out[#out + 1] = fmt(remaining)
-    out[#out + 1] = fmt(reset)
-    out[#out + 1] = fmt(retries[i])
+    out[#out + 1] = struct.pack('<BBdddd', fits[i] and 1 or 0, crossed and 1 or 0, used, remaining, reset, retries[i])
     if report then
       local u, r, z = alg.view(states[i], it, now)
-      out[#out + 1] = fmt(u)
-      out[#out + 1] = fmt(r)
-      out[#out + 1] = fmt(z)
-      out[#out + 1] = raws[i]
-      out[#out + 1] = ''  -- replaced below with the state written
-    end
-  end
-  if charged then
-    for i = 1, n do
-      local it = items[i]
-      local written = ''
-      if it.alg == 'c' then C.write(it.key, nexts[i], it, now, pad)
-      else written = writeString(it.key, it, nexts[i], now, pad) end
-      if report then out[#out - (n - i) * (${OUTCOME_FIELDS} + ${REPORT_FIELDS})] = written end
+      local w = written[i] or ''
+      out[#out + 1] = struct.pack('<dddH', u, r, z, #raws[i]) .. raws[i] .. struct.pack('<H', #w) .. w
     end
   end
 end
-return out
+return table.concat(out)
 `;
 
 /** Fields each adjusted item takes in ARGV (see ADJUST). */
