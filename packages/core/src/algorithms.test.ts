@@ -228,6 +228,17 @@ describe("token-bucket (GCRA)", () => {
     );
   });
 
+  it("BUG token-bucket: a high-rate bucket (30M tokens/min) admits exactly its burst at one instant, not a few more", () => {
+    // The fit test allows TIME_EPSILON_MS (0.01 ms) of slack in time. At 30M tokens/min one token takes
+    // 0.002 ms, so 0.01 ms of slack admits up to 5 tokens beyond capacity: the slack must stay below one
+    // emission interval (e.g. min(TIME_EPSILON_MS, interval / 2)).
+    const limit = limitOf({ algorithm: "token-bucket", limit: 30_000_000, window: "1m", unit: "tokens" });
+    const now = Date.UTC(2026, 0, 1);
+    const full = tokenBucket.charge(undefined, limit, 30_000_000, now);
+    expect(full.fits).toBe(true);
+    expect(tokenBucket.charge(full.next, limit, 1, now).fits).toBe(false);
+  });
+
   it("steady rate: after the burst, exactly one unit every window/limit ms", () => {
     const limit = limitOf({ algorithm: "token-bucket", limit: 3, burst: 6, window: 1_000 });
     const interval = 1_000 / 3;
