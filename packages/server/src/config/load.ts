@@ -151,7 +151,7 @@ function readFile(file: string): { raw: Record<string, unknown>; doc: Document; 
     ]);
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new ConfigLoadError(
       doc.errors.map((e) => ({
