@@ -170,7 +170,7 @@ describe("sliding-window (two-window weighted approximation)", () => {
     expect(slidingWindow.view(state, limit, 2_000).used === 0).toBe(true);
   });
 
-  it("BUG sliding-window view: an empty counter reports used 0, not -0", () => {
+  it("regression: sliding-window view: an empty counter reports used 0, not -0", () => {
     // Math.ceil(0 - 1e-9) is -0; it leaks into LimitStatus.used and breaks Object.is comparisons
     // (a store reimplementing the algorithm returns +0 and would differ from the reference).
     const limit = limitOf({ algorithm: "sliding-window", limit: 10, window: 1_000 });
@@ -228,7 +228,7 @@ describe("token-bucket (GCRA)", () => {
     );
   });
 
-  it("BUG token-bucket: a high-rate bucket (30M tokens/min) admits exactly its burst at one instant, not a few more", () => {
+  it("regression: token-bucket: a high-rate bucket (30M tokens/min) admits exactly its burst at one instant, not a few more", () => {
     // The fit test allows TIME_EPSILON_MS (0.01 ms) of slack in time. At 30M tokens/min one token takes
     // 0.002 ms, so 0.01 ms of slack admits up to 5 tokens beyond capacity: the slack must stay below one
     // emission interval (e.g. min(TIME_EPSILON_MS, interval / 2)).

@@ -85,6 +85,8 @@ describe("DESIGN 10: bad input is an InputError naming the field, and nothing is
     ["subject an array", { subject: ["u-42"] }, "subject"],
     ["subject missing", {}, "subject"],
     ["unknown subject field", { subject: { user: "u-42", tenant: "acme" } }, "subject.tenant"],
+    ["empty subject (a resolver that found no one must not fail open)", { subject: {} }, "subject"],
+    ["subject with only undefined fields", { subject: { user: undefined } }, "subject"],
     ["empty id", { subject: { user: "", ip: "203.0.113.7" } }, "subject.user"],
     ["10 KB id", { subject: { user: "x".repeat(10_240) } }, "subject.user"],
     ["non-string id", { subject: { user: 42 } }, "subject.user"],

@@ -111,7 +111,7 @@ describe("memory store: maxKeys", () => {
     expect(usedOn(store, ref(hour, "newcomer"))).toBe(1);
   });
 
-  it("BUG memory-store: size stays exact when eviction drops a counter the same decision charges", () => {
+  it("regression: memory-store: size stays exact when eviction drops a counter the same decision charges", () => {
     // One decision charges a new counter (hour2/a) and an existing one (hour/a). Creating hour2/a at the
     // cap evicts the oldest counter of the largest table: hour/a itself. decide() then writes hour/a
     // back through its "existing counter" fast path without counting it, so `size` undercounts:

@@ -172,7 +172,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           const item = items[i] as CounterRef;
           const table = itemTables[i] as TableEntry;
           const state = next[i];
-          if (states[i] !== undefined && state !== undefined) table.entries.set(item.id, state);
+          // Straight overwrite only while the entry is still there: creating another counter of this
+          // same decision may have evicted it, and then write() must count it back in.
+          if (states[i] !== undefined && state !== undefined && table.entries.has(item.id)) {
+            table.entries.set(item.id, state);
+          }
           else write(item, state, now);
         }
       }

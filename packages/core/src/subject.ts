@@ -26,9 +26,11 @@ export function validateSubject(subject: unknown): Subject {
     throw new InputError("subject", 'must be an object such as { user: "u-42" }');
   }
   const fields = subject as Record<string, unknown>;
+  let named = 0;
   for (const field in fields) {
     const value = fields[field];
     if (value === undefined) continue;
+    named++;
     switch (field) {
       case "user":
       case "key":
@@ -45,6 +47,10 @@ export function validateSubject(subject: unknown): Subject {
     if (value.length > MAX_ID_LENGTH) {
       throw new InputError(`subject.${field}`, `must be at most ${MAX_ID_LENGTH} characters (got ${value.length})`);
     }
+  }
+  // An empty subject would match no limit and pass silently: a resolver bug must not fail open.
+  if (named === 0) {
+    throw new InputError("subject", `must name at least one of ${SUBJECT_FIELDS.join(", ")} (all were empty)`);
   }
   return subject as Subject;
 }
