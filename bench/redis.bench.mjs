@@ -124,8 +124,8 @@ ${table(["contender", "keys", "decisions/s", "p50 ms", "p99 ms"], rows)}
 
 Tollgate 1 limit vs the floor (10,000 keys): ${(t1.rate / floor.rate).toFixed(2)}x decisions/s, p99 ${t1.p99.toFixed(2)} vs
 ${floor.p99.toFixed(2)} ms. Cost of 5 limits vs 1 (time per decision): ${(t1.rate / t5.rate).toFixed(2)}x.
-Batching is what makes the difference: decisions issued in the same event-loop turn go to Redis as one script call
-(${one.store.stats().decideCalls.toLocaleString("en")} calls for the 1-limit rows).
+Decisions issued in the same event-loop turn go to Redis as one script call
+(${one.store.stats().decideCalls.toLocaleString("en")} script calls for the 1-limit rows).
 `;
 console.log(markdown);
 writeSection("redis", markdown);

@@ -1,4 +1,4 @@
-import { createLimiter, manualClock, parseLimit } from "@tollgate/core";
+import { createLimiter, manualClock } from "@tollgate/core";
 import { encodeId, redisCacheBackend, redisStore, slotOf, subjectTag } from "@tollgate/redis";
 import { missing, type RedisServer, redisServerBinary, startRedis } from "@tollgate/testkit";
 import { Redis } from "ioredis";
