@@ -19,7 +19,7 @@ async function tollgateLimiter() {
 }
 
 const variants = {
-  "express": async () => {
+  express: async () => {
     const { default: express } = await import("express");
     return express().get("/", (_req, res) => res.send("hello"));
   },
@@ -34,7 +34,7 @@ const variants = {
     const limiter = rateLimit({ windowMs: 60_000, limit: HUGE, standardHeaders: "draft-8", legacyHeaders: false });
     return express().get("/", limiter, (_req, res) => res.send("hello"));
   },
-  "fastify": async () => {
+  fastify: async () => {
     const { default: Fastify } = await import("fastify");
     return Fastify().get("/", async () => "hello");
   },

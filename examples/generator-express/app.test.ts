@@ -59,7 +59,13 @@ describe("use case 4: daily quotas, BYOK, usage and cache", () => {
     }
     const seen: (string | undefined)[] = [];
     clock = manualClock(START);
-    app = createApp({ clock, generate: async (p, key) => (seen.push(key), `ok ${p.length}`) });
+    app = createApp({
+      clock,
+      generate: async (p, key) => {
+        seen.push(key);
+        return `ok ${p.length}`;
+      },
+    });
     await generate(newUrl()).expect(200);
     const secret = "sk-proj-my-own-key";
     for (let i = 0; i < 3; i++) {
