@@ -147,6 +147,8 @@ end
 -- token-bucket (GCRA) -----------------------------------------------------------------------
 local T = {}
 A.t = T
+-- slackFor of core: 10 microseconds, but never half a unit (very fast buckets)
+local function slack(interval) return math.min(EPS, interval / 2) end
 function T.decode(raw) local a = struct.unpack('<d', raw); return { tat = a } end
 function T.encode(st) return struct.pack('<d', st.tat) end
 function T.ttl(st, it, now) return st.tat - now end
@@ -156,7 +158,7 @@ function T.charge(st, it, cost, now)
   if st ~= nil then tat = math.max(st.tat, now) end
   local nextTat = tat + cost * interval
   local allowAt = nextTat - it.cap * interval
-  local fits = allowAt - now <= EPS
+  local fits = allowAt - now <= slack(interval)
   local retry = 0
   if not fits then
     if cost > it.cap then retry = INF else retry = allowAt - now end
@@ -167,7 +169,7 @@ function T.view(st, it, now)
   local interval = it.w / it.limit
   local debt = 0
   if st ~= nil then debt = math.max(0, st.tat - now) end
-  local used = math.max(0, math.ceil((debt - EPS) / interval))
+  local used = math.max(0, math.ceil((debt - slack(interval)) / interval))
   return used, math.max(0, it.cap - used), debt
 end
 function T.adjust(st, it, delta, now)
