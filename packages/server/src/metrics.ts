@@ -60,7 +60,11 @@ export class Metrics {
     });
     collectDefaultMetrics({ register: this.registry, prefix: "tollgate_" });
     // These gauges end in _total, which Prometheus reserves for counters (promtool flags them).
-    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+    for (const name of [
+      "nodejs_active_handles_total",
+      "nodejs_active_requests_total",
+      "nodejs_active_resources_total",
+    ]) {
       this.registry.removeSingleMetric(`tollgate_${name}`);
     }
   }

@@ -1,6 +1,6 @@
 import type { ManualClock } from "@tollgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, SERVICE, startTestServer, type TestServer } from "./helpers.js";
+import { ADMIN, type Json, SERVICE, startTestServer, type TestServer } from "./helpers.js";
 
 let server: TestServer;
 const tokens: Record<string, string> = {};
@@ -79,13 +79,17 @@ describe("plans and categories", () => {
     });
     const first = await server.call("POST", "/v1/check", SERVICE, { subject: { user: "p-1" }, plan: "tiny" });
     expect(first.body.allowed).toBe(true);
-    expect((await server.call("POST", "/v1/check", SERVICE, { subject: { user: "p-1" }, plan: "tiny" })).body.allowed).toBe(false);
+    expect(
+      (await server.call("POST", "/v1/check", SERVICE, { subject: { user: "p-1" }, plan: "tiny" })).body.allowed,
+    ).toBe(false);
     await server.call("PUT", "/v1/admin/plans/tiny", ADMIN, {
       limits: [{ name: "minute", per: "user", algorithm: "fixed-window", limit: 3, window: "1m" }],
     });
-    expect((await server.call("POST", "/v1/check", SERVICE, { subject: { user: "p-1" }, plan: "tiny" })).body.allowed).toBe(true);
+    expect(
+      (await server.call("POST", "/v1/check", SERVICE, { subject: { user: "p-1" }, plan: "tiny" })).body.allowed,
+    ).toBe(true);
     const list = await server.call("GET", "/v1/admin/plans", tokens.readonly);
-    expect(list.body.plans.find((p: any) => p.name === "tiny").limits[0].limit).toBe(3);
+    expect(list.body.plans.find((p: Json) => p.name === "tiny").limits[0].limit).toBe(3);
   });
 
   it("error: an invalid limit is a 400 naming its path, and the old plan stays", async () => {
@@ -95,20 +99,31 @@ describe("plans and categories", () => {
     expect(res.status).toBe(400);
     expect(res.body.field).toMatch(/plans\.free\.limits\[0\]\.limit/);
     const list = await server.call("GET", "/v1/admin/plans", ADMIN);
-    expect(list.body.plans.find((p: any) => p.name === "free").limits[0].limit).toBe(10);
+    expect(list.body.plans.find((p: Json) => p.name === "free").limits[0].limit).toBe(10);
   });
 
   it("happy: a category's requiredScope can be set", async () => {
-    const res = await server.call("PUT", "/v1/admin/categories/secret_stuff", ADMIN, { limits: [], requiredScope: "vip" });
+    const res = await server.call("PUT", "/v1/admin/categories/secret_stuff", ADMIN, {
+      limits: [],
+      requiredScope: "vip",
+    });
     expect(res.status).toBe(200);
-    const denied = await server.call("POST", "/v1/check", SERVICE, { subject: { user: "s" }, category: "secret_stuff", scopes: [] });
+    const denied = await server.call("POST", "/v1/check", SERVICE, {
+      subject: { user: "s" },
+      category: "secret_stuff",
+      scopes: [],
+    });
     expect(denied.body.reason).toBe("forbidden");
   });
 });
 
 describe("keys", () => {
   it("happy: create shows the secret once; list never shows secrets; rotate replaces it", async () => {
-    const created = await server.call("POST", "/v1/admin/keys", tokens.operator, { owner: "org:k", plan: "pro", name: "ci" });
+    const created = await server.call("POST", "/v1/admin/keys", tokens.operator, {
+      owner: "org:k",
+      plan: "pro",
+      name: "ci",
+    });
     expect(created.body.secret).toMatch(/^tg_live_/);
     const list = await server.call("GET", "/v1/admin/keys?owner=org:k", tokens.readonly);
     expect(JSON.stringify(list.body)).not.toContain(created.body.secret);
@@ -122,8 +137,12 @@ describe("keys", () => {
   });
 
   it("error: unknown plan, bad owner and unknown key id are clear 4xx", async () => {
-    expect((await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "org:x", plan: "gold" })).body.field).toBe("plan");
-    expect((await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "acme", plan: "free" })).body.field).toBe("owner");
+    expect((await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "org:x", plan: "gold" })).body.field).toBe(
+      "plan",
+    );
+    expect((await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "acme", plan: "free" })).body.field).toBe(
+      "owner",
+    );
     expect((await server.call("DELETE", "/v1/admin/keys/key_missing", ADMIN)).status).toBe(404);
   });
 });
@@ -140,9 +159,10 @@ describe("counters, usage, audit", () => {
 
   it("happy: near-limit and top list keys by their counters", async () => {
     const key = await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "org:heavy", plan: "free" });
-    for (let i = 0; i < 9; i++) await server.call("POST", "/v1/check", SERVICE, { subject: { apiKey: key.body.secret } });
+    for (let i = 0; i < 9; i++)
+      await server.call("POST", "/v1/check", SERVICE, { subject: { apiKey: key.body.secret } });
     const near = await server.call("GET", "/v1/admin/usage/near-limit?ratio=0.8", tokens.readonly);
-    expect(near.body.keys.map((k: any) => k.keyId)).toContain(key.body.id);
+    expect(near.body.keys.map((k: Json) => k.keyId)).toContain(key.body.id);
     const top = await server.call("GET", "/v1/admin/usage/top?period=month&limit=1", tokens.readonly);
     expect(top.body.keys[0].keyId).toBe(key.body.id);
     expect((await server.call("GET", "/v1/admin/usage/history?subject=key:abc", ADMIN)).status).toBe(501);
@@ -151,8 +171,16 @@ describe("counters, usage, audit", () => {
   it("happy: every admin change is in the audit log, without secrets", async () => {
     const key = await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "org:audited", plan: "free" });
     const audit = await server.call("GET", "/v1/admin/audit?limit=500", ADMIN);
-    const actions = audit.body.entries.map((e: any) => e.action);
-    for (const action of ["key.create", "key.rotate", "key.revoke", "plan.put", "category.put", "token.create", "counters.reset"]) {
+    const actions = audit.body.entries.map((e: Json) => e.action);
+    for (const action of [
+      "key.create",
+      "key.rotate",
+      "key.revoke",
+      "plan.put",
+      "category.put",
+      "token.create",
+      "counters.reset",
+    ]) {
       expect(actions).toContain(action);
     }
     expect(JSON.stringify(audit.body)).not.toContain(key.body.secret);
@@ -162,11 +190,20 @@ describe("counters, usage, audit", () => {
 describe("settle", () => {
   it("happy: settling replaces the estimate; a second settle is refused; a forged id is a 400", async () => {
     await server.call("PUT", "/v1/admin/categories/tokens_cat", ADMIN, {
-      limits: [{ name: "tokens-min", per: "user", algorithm: "fixed-window", limit: 1000, window: "1m", unit: "tokens" }],
+      limits: [
+        { name: "tokens-min", per: "user", algorithm: "fixed-window", limit: 1000, window: "1m", unit: "tokens" },
+      ],
     });
-    const decided = await server.call("POST", "/v1/check", SERVICE, { subject: { user: "s-1" }, category: "tokens_cat", cost: 500 });
+    const decided = await server.call("POST", "/v1/check", SERVICE, {
+      subject: { user: "s-1" },
+      category: "tokens_cat",
+      cost: 500,
+    });
     expect(decided.body.limits[0].remaining).toBe(500);
-    const settled = await server.call("POST", "/v1/settle", SERVICE, { decisionId: decided.body.decisionId, cost: 120 });
+    const settled = await server.call("POST", "/v1/settle", SERVICE, {
+      decisionId: decided.body.decisionId,
+      cost: 120,
+    });
     expect(settled.body).toMatchObject({ settled: true, delta: -380, applied: true });
     const usage = await server.call("GET", "/v1/usage?user=s-1&category=tokens_cat", SERVICE);
     expect(usage.body.limits[0].used).toBe(120);
@@ -183,11 +220,21 @@ describe("auth throttling", () => {
   it("security: failed authentications from one IP are throttled with 429", async () => {
     let last = 0;
     for (let i = 0; i < 25; i++) {
-      const res = await server.app.inject({ method: "GET", url: "/v1/admin/plans", headers: { authorization: "Bearer nope-nope-nope" }, remoteAddress: "10.9.9.9" });
+      const res = await server.app.inject({
+        method: "GET",
+        url: "/v1/admin/plans",
+        headers: { authorization: "Bearer nope-nope-nope" },
+        remoteAddress: "10.9.9.9",
+      });
       last = res.statusCode;
     }
     expect(last).toBe(429);
-    const other = await server.app.inject({ method: "GET", url: "/v1/admin/plans", headers: { authorization: `Bearer ${ADMIN}` }, remoteAddress: "10.9.9.9" });
+    const other = await server.app.inject({
+      method: "GET",
+      url: "/v1/admin/plans",
+      headers: { authorization: `Bearer ${ADMIN}` },
+      remoteAddress: "10.9.9.9",
+    });
     expect(other.statusCode).toBe(200);
   });
 });

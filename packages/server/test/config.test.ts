@@ -25,7 +25,13 @@ describe("configuration", () => {
     const { config, source } = loadConfig({ env: {} });
     expect(source).toMatch(/built-in example/);
     expect(Object.keys(config.plans ?? {})).toEqual(["free", "basic", "pro", "enterprise", "anonymous", "signed-in"]);
-    expect(Object.keys(config.categories ?? {})).toEqual(["llm_call", "collections", "evaluations", "ops_triage", "generate"]);
+    expect(Object.keys(config.categories ?? {})).toEqual([
+      "llm_call",
+      "collections",
+      "evaluations",
+      "ops_triage",
+      "generate",
+    ]);
     expect(config.server).toMatchObject({ port: 8080, host: "127.0.0.1" });
     expect(config.stores.database.dir).toBe("./.tollgate/pglite");
   });
@@ -37,12 +43,19 @@ describe("configuration", () => {
     );
     const { config } = loadConfig({
       file: path,
-      env: { TOLLGATE_REDIS_URL: "redis://r:6379", TOLLGATE__server__bodyLimit: "131072", TOLLGATE_LIMIT_REQUESTS: "20", TOLLGATE_LIMIT_WINDOW: "3600s" },
+      env: {
+        TOLLGATE_REDIS_URL: "redis://r:6379",
+        TOLLGATE__server__bodyLimit: "131072",
+        TOLLGATE_LIMIT_REQUESTS: "20",
+        TOLLGATE_LIMIT_WINDOW: "3600s",
+      },
       overrides: { host: "0.0.0.0" },
     });
     expect(config.server).toMatchObject({ port: 9000, host: "0.0.0.0", bodyLimit: 131072 });
     expect(config.stores.redis.url).toBe("redis://r:6379");
-    expect(config.limits).toEqual([{ name: "env", per: "user", algorithm: "sliding-window", limit: 20, window: "3600s" }]);
+    expect(config.limits).toEqual([
+      { name: "env", per: "user", algorithm: "sliding-window", limit: 20, window: "3600s" },
+    ]);
     expect(Object.keys(config.plans ?? {})).toEqual(["team"]);
   });
 
@@ -79,7 +92,15 @@ describe("configuration", () => {
     expect(byPath["server.colour"]?.line).toBe(3);
     expect(found.every((p) => p.source === path)).toBe(true);
     // zod stops at the shape; the limits are then checked by core with the same paths.
-    const limits = problems(() => loadConfig({ file: file("bad2.yaml", `plans:\n  free:\n    limits:\n      - name: minute\n        per: key\n        algorithm: fixed-window\n        limit: -3\n        window: 1m\n      - { name: month, per: planet, algorithm: quota, limit: 100, period: month }\n`), env: {} }));
+    const limits = problems(() =>
+      loadConfig({
+        file: file(
+          "bad2.yaml",
+          `plans:\n  free:\n    limits:\n      - name: minute\n        per: key\n        algorithm: fixed-window\n        limit: -3\n        window: 1m\n      - { name: month, per: planet, algorithm: quota, limit: 100, period: month }\n`,
+        ),
+        env: {},
+      }),
+    );
     const paths = limits.map((p) => p.path);
     expect(paths).toContain("plans.free.limits[0].limit");
     expect(paths).toContain("plans.free.limits[1].per");

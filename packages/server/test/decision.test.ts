@@ -1,6 +1,6 @@
 import type { ManualClock } from "@tollgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, SERVICE, startTestServer, type TestServer } from "./helpers.js";
+import { ADMIN, type Json, SERVICE, startTestServer, type TestServer } from "./helpers.js";
 
 let server: TestServer;
 let clock: ManualClock;
@@ -54,7 +54,7 @@ describe("case 1: per-user LLM budget (ops_triage, 20 per 3600 s sliding window)
 
 describe("case 2: per-organisation monitoring (never blocks)", () => {
   it("happy: the 16th llm_call in a minute is allowed and marked exceeded on the monitor", async () => {
-    let last: any;
+    let last: Json;
     for (let i = 0; i < 16; i++) last = (await check({ subject: { org: "monitor-org" }, category: "llm_call" })).body;
     expect(last.allowed).toBe(true);
     expect(last.limits[0]).toMatchObject({ name: "org-minute", mode: "monitor", exceeded: true, limit: 15 });
@@ -71,16 +71,19 @@ describe("case 3: API-key tiers", () => {
     const usage = await server.call("GET", "/v1/usage", SERVICE, undefined, { "x-api-key": key.secret });
     expect(usage.status).toBe(200);
     expect(usage.body.plan).toBe("free");
-    const month = usage.body.limits.find((l: any) => l.name === "month");
+    const month = usage.body.limits.find((l: Json) => l.name === "month");
     expect(month).toMatchObject({ used: 10, limit: 1000, remaining: 990 });
     const byId = await server.call("GET", `/v1/usage?key=${key.id}&plan=free`, SERVICE);
-    expect(byId.body.limits.find((l: any) => l.name === "month").used).toBe(10);
+    expect(byId.body.limits.find((l: Json) => l.name === "month").used).toBe(10);
     clock.advance(60_000);
     expect((await check({ subject: { apiKey: key.secret } })).body.allowed).toBe(true);
   });
 
   it("security: unknown, revoked and expired keys give invalid_key and count nothing", async () => {
-    expect((await check({ subject: { apiKey: "tg_live_nope" } })).body).toMatchObject({ allowed: false, reason: "invalid_key" });
+    expect((await check({ subject: { apiKey: "tg_live_nope" } })).body).toMatchObject({
+      allowed: false,
+      reason: "invalid_key",
+    });
     const key = await newKey("basic");
     await server.call("DELETE", `/v1/admin/keys/${key.id}`, ADMIN);
     expect((await check({ subject: { apiKey: key.secret } })).body.reason).toBe("invalid_key");
@@ -195,7 +198,7 @@ describe("POST /v1/check/batch", () => {
       ],
     });
     expect(res.status).toBe(200);
-    expect(res.body.decisions.map((d: any) => d.allowed)).toEqual([true, false]);
+    expect(res.body.decisions.map((d: Json) => d.allowed)).toEqual([true, false]);
   });
 
   it("error: one bad request counts none and names requests[i].field", async () => {

@@ -22,9 +22,13 @@ export interface TestServer extends TollgateServer {
   call(method: string, url: string, token?: string, body?: unknown, headers?: Record<string, string>): Promise<Reply>;
 }
 
+/** A parsed JSON response body, asserted field by field in tests. */
+// biome-ignore lint/suspicious/noExplicitAny: test bodies are untyped JSON
+export type Json = any;
+
 export interface Reply {
   status: number;
-  body: any;
+  body: Json;
   headers: Record<string, unknown>;
 }
 
@@ -33,7 +37,13 @@ export interface Reply {
  * clock at 2026-03-10 12:00 UTC. `file` loads a config file instead of the built-in example.
  */
 export async function startTestServer(
-  options: { file?: string; env?: Record<string, string>; clock?: Clock; db?: Db; store?: import("@tollgate/core").Store } = {},
+  options: {
+    file?: string;
+    env?: Record<string, string>;
+    clock?: Clock;
+    db?: Db;
+    store?: import("@tollgate/core").Store;
+  } = {},
 ): Promise<TestServer> {
   const clock = options.clock ?? manualClock(Date.UTC(2026, 2, 10, 12, 0, 0));
   const { config } = loadConfig({

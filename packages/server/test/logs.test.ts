@@ -12,16 +12,29 @@ it("security: no secret issued or presented during a full scenario ever reaches 
   const secrets = [ADMIN, SERVICE];
   const operator = await server.call("POST", "/v1/admin/tokens", ADMIN, { name: "op", role: "operator" });
   secrets.push(operator.body.token);
-  const key = await server.call("POST", "/v1/admin/keys", operator.body.token, { owner: "org:logs", plan: "free", scopes: ["llm"] });
+  const key = await server.call("POST", "/v1/admin/keys", operator.body.token, {
+    owner: "org:logs",
+    plan: "free",
+    scopes: ["llm"],
+  });
   secrets.push(key.body.secret);
   const rotated = await server.call("POST", `/v1/admin/keys/${key.body.id}/rotate`, ADMIN);
   secrets.push(rotated.body.secret);
   const byok = "sk-proj-THIS-IS-A-PROVIDER-KEY-1234567890";
   secrets.push(byok);
-  await server.call("POST", "/v1/check", SERVICE, { subject: { apiKey: rotated.body.secret, user: "u" }, category: "ops_triage" });
+  await server.call("POST", "/v1/check", SERVICE, {
+    subject: { apiKey: rotated.body.secret, user: "u" },
+    category: "ops_triage",
+  });
   await server.call("POST", "/v1/check", SERVICE, { subject: { apiKey: key.body.secret } });
   await server.call("POST", "/v1/check", SERVICE, { subject: { apiKey: rotated.body.secret }, nope: 1 });
-  await server.call("POST", "/v1/check", SERVICE, { subject: { ip: "192.0.2.1" }, category: "generate", byok: true }, { "x-openai-key": byok });
+  await server.call(
+    "POST",
+    "/v1/check",
+    SERVICE,
+    { subject: { ip: "192.0.2.1" }, category: "generate", byok: true },
+    { "x-openai-key": byok },
+  );
   await server.call("GET", "/v1/usage", SERVICE, undefined, { "x-api-key": rotated.body.secret });
   await server.call("GET", "/v1/admin/keys", `${ADMIN}x`);
   await server.call("DELETE", `/v1/admin/keys/${key.body.id}`, ADMIN);

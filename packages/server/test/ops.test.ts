@@ -59,7 +59,9 @@ describe("operations", () => {
     expect(text).toContain('tollgate_limit_exceeded_total{limit="day",mode="enforce",category="generate"} 1');
     expect(text).toContain("tollgate_breaker_state 0");
     expect(text).toContain("tollgate_store_duration_seconds_bucket");
-    expect(text).toContain('tollgate_http_request_duration_seconds_count{method="POST",route="/v1/check",status_code="200"}');
+    expect(text).toContain(
+      'tollgate_http_request_duration_seconds_count{method="POST",route="/v1/check",status_code="200"}',
+    );
     expect(text).toContain("tollgate_degraded_decisions_total");
     const promtool = findBinary("promtool");
     if (missing(promtool, "promtool (Debian package prometheus)")) return;
@@ -71,7 +73,15 @@ describe("operations", () => {
   it("happy: /openapi.json is OpenAPI 3.1 generated from the request schemas and passes a validator", async () => {
     const res = await server.call("GET", "/openapi.json");
     expect(res.body.openapi).toBe("3.1.0");
-    for (const path of ["/v1/check", "/v1/check/batch", "/v1/settle", "/v1/usage", "/v1/admin/keys", "/v1/admin/plans/{name}", "/v1/admin/audit"]) {
+    for (const path of [
+      "/v1/check",
+      "/v1/check/batch",
+      "/v1/settle",
+      "/v1/usage",
+      "/v1/admin/keys",
+      "/v1/admin/plans/{name}",
+      "/v1/admin/audit",
+    ]) {
       expect(res.body.paths[path], path).toBeDefined();
     }
     const dir = mkdtempSync(join(tmpdir(), "tollgate-openapi-"));

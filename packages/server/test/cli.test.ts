@@ -1,0 +1,145 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { missing, pgCtlBinary, startPostgres } from "@tollgate/testkit";
+import { describe, expect, it } from "vitest";
+import type { Json } from "./helpers.js";
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli.js");
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `tollgate serve` in `cwd` and waits for its "listening" line. */
+async function serve(cwd: string, env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0"], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d: Json) => {
+    output += d;
+  });
+  child.stderr?.on("data", (d: Json) => {
+    output += d;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 60_000);
+    const poll = setInterval(() => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    }, 50);
+    child.once("exit", (code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}:\n${output}`));
+    });
+  });
+  return {
+    child,
+    url,
+    output: () => output,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", (code) => resolve(code));
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+const token = (output: string, role: string) => new RegExp(`${role} token:\\s+(\\S+)`).exec(output)?.[1];
+
+async function post(url: string, tokenValue: string, body: unknown) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${tokenValue}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+describe("tollgate serve (real CLI, child process)", () => {
+  it("happy: the embedded default starts, prints tokens once, decides, and shuts down cleanly", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "tollgate-cli-"));
+    const first = await serve(cwd);
+    const admin = token(first.output(), "admin");
+    const service = token(first.output(), "service");
+    expect(admin).toBeDefined();
+    expect(service).toBeDefined();
+    expect(first.output()).toContain("database migrations applied: 0001_catalog");
+    expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
+    const decision = await post(`${first.url}/v1/check`, service as string, {
+      subject: { user: "cli-1" },
+      category: "ops_triage",
+    });
+    expect(decision.body).toMatchObject({ allowed: true });
+    const key = await post(`${first.url}/v1/admin/keys`, admin as string, { owner: "org:cli", plan: "free" });
+    expect(key.status).toBe(201);
+    expect(await first.stop()).toBe(0);
+    expect(first.output()).toContain("shutting down");
+
+    const second = await serve(cwd);
+    expect(second.output()).not.toMatch(/admin token:/);
+    expect(second.output()).toContain("database schema up to date");
+    const again = await post(`${second.url}/v1/check`, service as string, { subject: { apiKey: key.body.secret } });
+    expect(again.body).toMatchObject({ allowed: true, plan: "free" });
+    expect(await second.stop()).toBe(0);
+  });
+
+  it("error: an invalid config file stops start-up listing the problem and its line", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "tollgate-cli-"));
+    const child = spawn(process.execPath, [CLI, "serve"], {
+      cwd,
+      env: { PATH: process.env.PATH ?? "", TOLLGATE_PORT: "not-a-port" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stderr?.on("data", (d: Json) => {
+      output += d;
+    });
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    expect(code).toBe(2);
+    expect(output).toContain("server.port");
+    expect(output).toContain("TOLLGATE_PORT");
+  });
+
+  it("happy: against a real Postgres (TOLLGATE_DATABASE_URL)", async () => {
+    if (missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)")) return;
+    const pg = await startPostgres();
+    try {
+      const cwd = mkdtempSync(join(tmpdir(), "tollgate-cli-"));
+      const running = await serve(cwd, {
+        TOLLGATE_DATABASE_URL: pg.url,
+        TOLLGATE_ADMIN_TOKEN: "pg-admin-token-0123456789",
+        TOLLGATE_SERVICE_TOKEN: "pg-service-token-0123456789",
+      });
+      expect(running.output()).toContain('"database":"postgres"');
+      expect(running.output()).not.toMatch(/admin token:/);
+      const ready = (await (await fetch(`${running.url}/readyz`)).json()) as Json;
+      expect(ready.checks["database:postgres"]).toBe("ok");
+      const key = await post(`${running.url}/v1/admin/keys`, "pg-admin-token-0123456789", {
+        owner: "org:pg",
+        plan: "basic",
+      });
+      expect(key.status).toBe(201);
+      const decided = await post(`${running.url}/v1/check`, "pg-service-token-0123456789", {
+        subject: { apiKey: key.body.secret },
+      });
+      expect(decided.body).toMatchObject({ allowed: true, plan: "basic" });
+      expect(await running.stop()).toBe(0);
+    } finally {
+      await pg.stop();
+    }
+  });
+});
