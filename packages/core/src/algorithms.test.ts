@@ -119,19 +119,58 @@ describe("sliding-window (two-window weighted approximation)", () => {
       state = c.next;
     }
     expect(slidingWindow.charge(state, limit, 1, 1_000).fits).toBe(false);
-    // ...but traffic spread over the previous window decays: 10 at 0 ms allow 10 more at 1999 ms, a rolling
-    // second [999, 1999) can hold no more than the bound.
-    let spread: SlidingWindowState | undefined;
-    for (let i = 0; i < 10; i++) spread = slidingWindow.charge(spread, limit, 1, 0).next;
+    // ...but its weight decays: at 1998 ms it weighs 10 x 2/1000 = 0.02, so 9 more fit (the 10th would make
+    // 10.02). The rolling second [999, 1998] then holds 19: close to the documented 2 x limit bound.
     let admittedLater = 0;
     for (let i = 0; i < 20; i++) {
-      const c = slidingWindow.charge(spread, limit, 1, 1_999);
+      const c = slidingWindow.charge(state, limit, 1, 1_998);
       if (c.fits) {
-        spread = c.next;
+        state = c.next;
         admittedLater++;
       }
     }
-    expect(admittedLater).toBe(9); // estimate = 10 x 1/1000 + 9 = 9.01; the 10th would make 10.01
+    expect(admittedLater).toBe(9);
+  });
+
+  it("once the previous window's last request is a window old, that window no longer counts", () => {
+    const limit = limitOf({ algorithm: "sliding-window", limit: 10, window: 1_000 });
+    let state: SlidingWindowState | undefined;
+    for (let i = 0; i < 10; i++) state = slidingWindow.charge(state, limit, 1, 0).next;
+    // The plain approximation would still weigh them 10 x 1/1000 at 1999 ms and admit 9; all ten are a
+    // second old, so an exact sliding log admits 10 and so do we.
+    let admitted = 0;
+    for (let i = 0; i < 20; i++) {
+      const c = slidingWindow.charge(state, limit, 1, 1_999);
+      if (c.fits) {
+        state = c.next;
+        admitted++;
+      }
+    }
+    expect(admitted).toBe(10);
+  });
+
+  it("Retry-After never exceeds one window (use case 1: limit 2 per 60 s, a burst at the window start)", () => {
+    const limit = limitOf({ algorithm: "sliding-window", limit: 2, window: 60_000 });
+    let state: SlidingWindowState | undefined;
+    for (const at of [0, 10]) state = slidingWindow.charge(state, limit, 1, at).next;
+    const denied = slidingWindow.charge(state, limit, 1, 1_000);
+    expect(denied.fits).toBe(false);
+    expect(denied.retryAfterMs).toBe(59_010); // the exact sliding-log answer; the plain estimate says 89 s
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 200_000 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 5 }),
+        (times, max) => {
+          const l = limitOf({ algorithm: "sliding-window", limit: max, window: 60_000 });
+          let s: SlidingWindowState | undefined;
+          for (const t of [...times].sort((a, b) => a - b)) {
+            const c = slidingWindow.charge(s, l, 1, t);
+            if (c.fits) s = c.next;
+            else expect(c.retryAfterMs).toBeLessThanOrEqual(60_000);
+          }
+        },
+      ),
+    );
   });
 
   it("property: a denial's retryAfterMs is truthful and minimal (fits at now+retry, not at now+retry-1)", () => {
@@ -426,8 +465,20 @@ describe("adjust (settle / refund)", () => {
   it("sliding-window: a refund applies to the charged window (current or previous), not an older one", () => {
     const limit = limitOf({ algorithm: "sliding-window", limit: 10, window: 1_000, unit: "tokens" });
     const state = slidingWindow.charge(undefined, limit, 8, 100).next;
-    expect(slidingWindow.adjust(state, limit, -3, 500, 100)).toEqual({ start: 0, current: 5, previous: 0 });
-    expect(slidingWindow.adjust(state, limit, -3, 1_500, 100)).toEqual({ start: 1_000, current: 0, previous: 5 });
+    expect(slidingWindow.adjust(state, limit, -3, 500, 100)).toEqual({
+      start: 0,
+      current: 5,
+      previous: 0,
+      last: 100,
+      previousLast: 0,
+    });
+    expect(slidingWindow.adjust(state, limit, -3, 1_500, 100)).toEqual({
+      start: 1_000,
+      current: 0,
+      previous: 5,
+      last: 0,
+      previousLast: 100,
+    });
     expect(slidingWindow.adjust(state, limit, -3, 2_500, 100)).toEqual(state);
   });
 

@@ -176,8 +176,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           // same decision may have evicted it, and then write() must count it back in.
           if (states[i] !== undefined && state !== undefined && table.entries.has(item.id)) {
             table.entries.set(item.id, state);
-          }
-          else write(item, state, now);
+          } else write(item, state, now);
         }
       }
       if (sweepPerOperation > 0 && ++operations % 16 === 0) sweepSome(1, now);

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniquePrefix } from "./helpers.js";
 
 const skip = missing(redisServerBinary, "redis-server");
+/** Tests about behaviour, not latency: a loaded CI machine must not turn a slow answer into a degraded one. */
+const patient = { timeoutMs: 5_000, breaker: false } as const;
 const start = Date.UTC(2026, 4, 12, 10, 0, 0);
 
 describe("key encoding", () => {
@@ -60,6 +62,7 @@ describe.skipIf(skip)("redis store on a real server", () => {
     const prefix = uniquePrefix("ttl");
     const store = redisStore({ url: redis.url, prefix });
     const limiter = createLimiter({
+      ...patient,
       store,
       limits: [
         { name: "fw", per: "user", algorithm: "fixed-window", limit: 5, window: "1m" },
@@ -83,6 +86,7 @@ describe.skipIf(skip)("redis store on a real server", () => {
   it("batches decisions issued in the same tick into one script call, in order", async () => {
     const store = redisStore({ url: redis.url, prefix: uniquePrefix("batch"), denyCache: false });
     const limiter = createLimiter({
+      ...patient,
       store,
       limits: [{ name: "m", per: "user", algorithm: "fixed-window", limit: 10, window: "1h" }],
     });
@@ -99,6 +103,7 @@ describe.skipIf(skip)("redis store on a real server", () => {
     const clock = manualClock(start);
     const store = redisStore({ url: redis.url, prefix: uniquePrefix("deny"), clock });
     const limiter = createLimiter({
+      ...patient,
       store,
       clock,
       limits: [{ name: "m", per: "user", algorithm: "fixed-window", limit: 2, window: "1m" }],
@@ -125,8 +130,8 @@ describe.skipIf(skip)("redis store on a real server", () => {
   it("two limiters with clocks 5 s apart make the same decisions (Redis TIME decides)", async () => {
     const store = redisStore({ url: redis.url, prefix: uniquePrefix("skew") });
     const spec = [{ name: "m", per: "user" as const, algorithm: "token-bucket" as const, limit: 3, window: "1h" }];
-    const ahead = createLimiter({ store, limits: spec, clock: { now: () => Date.now() + 5_000 } });
-    const behind = createLimiter({ store, limits: spec, clock: { now: () => Date.now() - 5_000 } });
+    const ahead = createLimiter({ store, limits: spec, clock: { now: () => Date.now() + 5_000 }, ...patient });
+    const behind = createLimiter({ store, limits: spec, clock: { now: () => Date.now() - 5_000 }, ...patient });
     const answers = [];
     for (const limiter of [ahead, behind, ahead, behind, ahead]) {
       answers.push((await limiter.check({ subject: { user: "s" } })).allowed);

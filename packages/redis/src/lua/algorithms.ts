@@ -10,7 +10,7 @@
  *
  * String states are little-endian doubles packed with Redis's `struct` library: exact, and far
  * cheaper than formatting text (string.format('%.17g') dominated the script's cost):
- *   f: start count   s: start current previous   t: tat   q: start end count
+ *   f: start count   s: start current previous last previousLast   t: tat   q: start end count
  * Concurrency keeps a ZSET of lease id -> expiry.
  */
 export const LUA_ALGORITHMS = `
@@ -89,36 +89,50 @@ function Q.adjust(st, it, delta, now, chargedAt)
 end
 
 -- sliding-window ----------------------------------------------------------------------------
+-- State: the window start, the counts of this and the previous window, and when each window's
+-- most recent charge happened (the previous window stops counting once that is a window old).
 local S = {}
 A.s = S
-function S.decode(raw) local a, b, c = struct.unpack('<ddd', raw); return { start = a, current = b, previous = c } end
-function S.encode(st) return struct.pack('<ddd', st.start, st.current, st.previous) end
+function S.decode(raw)
+  local a, b, c, d, e = struct.unpack('<ddddd', raw)
+  return { start = a, current = b, previous = c, last = d, previousLast = e }
+end
+function S.encode(st) return struct.pack('<ddddd', st.start, st.current, st.previous, st.last, st.previousLast) end
 function S.ttl(st, it, now) return st.start + 2 * it.w - now end
+-- returns start, current, previous, last, previousLast, elapsed
 local function counts(st, w, now)
   local start = math.floor(now / w) * w
   local elapsed = now - start
-  if st == nil then return start, 0, 0, elapsed end
-  if st.start == start then return start, st.current, st.previous, elapsed end
-  if st.start == start - w then return start, 0, st.current, elapsed end
-  return start, 0, 0, elapsed
+  if st ~= nil and st.start == start then
+    return start, st.current, st.previous, st.last, st.previousLast, elapsed
+  end
+  if st ~= nil and st.start == start - w then return start, 0, st.current, 0, st.last, elapsed end
+  return start, 0, 0, 0, 0, elapsed
 end
-local function estimate(current, previous, elapsed, w) return (previous * (w - elapsed)) / w + current end
+local function estimate(current, previous, previousLast, elapsed, w, now)
+  if now - w >= previousLast then return current end
+  return (previous * (w - elapsed)) / w + current
+end
 local function fitsAt(st, limit, w, cost, at)
-  local _, current, previous, elapsed = counts(st, w, at)
-  return estimate(current, previous, elapsed, w) + cost <= limit
+  local _, current, previous, _, previousLast, elapsed = counts(st, w, at)
+  return estimate(current, previous, previousLast, elapsed, w, at) + cost <= limit
 end
 function S.charge(st, it, cost, now)
   local w = it.w
-  local start, current, previous, elapsed = counts(st, w, now)
-  local fits = estimate(current, previous, elapsed, w) + cost <= it.limit
-  local nxt = { start = start, current = current + cost, previous = previous }
+  local start, current, previous, last, previousLast, elapsed = counts(st, w, now)
+  local fits = estimate(current, previous, previousLast, elapsed, w, now) + cost <= it.limit
+  local nextLast = last
+  if cost > 0 then nextLast = now end
+  local nxt = { start = start, current = current + cost, previous = previous, last = nextLast, previousLast = previousLast }
   if fits then return fits, nxt, 0 end
   if cost > it.limit then return fits, nxt, INF end
   local wait
   if current + cost <= it.limit then
-    wait = w - elapsed - ((it.limit - current - cost) * w) / previous
+    local decayed = w - elapsed - ((it.limit - current - cost) * w) / previous
+    wait = math.min(decayed, previousLast + w - now)
   else
-    wait = w - elapsed + (w - ((it.limit - cost) * w) / current)
+    local decayed = w - ((it.limit - cost) * w) / current
+    wait = w - elapsed + math.min(decayed, last - start)
   end
   local retry = math.max(1, math.ceil(wait))
   -- Rounding can land a hair early; step forward until the answer is truthful (as the reference).
@@ -126,21 +140,20 @@ function S.charge(st, it, cost, now)
   return fits, nxt, retry
 end
 function S.view(st, it, now)
-  local start, current, previous, elapsed = counts(st, it.w, now)
-  local used = math.ceil(estimate(current, previous, elapsed, it.w) - 1e-9)
+  local start, current, previous, _, previousLast, elapsed = counts(st, it.w, now)
+  local used = math.max(0, math.ceil(estimate(current, previous, previousLast, elapsed, it.w, now) - 1e-9))
   return used, math.max(0, it.limit - used), start + it.w - now
 end
 function S.adjust(st, it, delta, now, chargedAt)
   local w = it.w
-  local start, current, previous = counts(st, w, now)
+  local start, current, previous, last, previousLast = counts(st, w, now)
   local chargedStart = math.floor(chargedAt / w) * w
-  if delta >= 0 then return { start = start, current = current + delta, previous = previous } end
-  if chargedStart == start then
-    return { start = start, current = math.max(0, current + delta), previous = previous }
+  local function make(c, p, l)
+    return { start = start, current = c, previous = p, last = l, previousLast = previousLast }
   end
-  if chargedStart == start - w then
-    return { start = start, current = current, previous = math.max(0, previous + delta) }
-  end
+  if delta >= 0 then return make(current + delta, previous, math.max(last, now)) end
+  if chargedStart == start then return make(math.max(0, current + delta), previous, last) end
+  if chargedStart == start - w then return make(current, math.max(0, previous + delta), last) end
   return st
 end
 
