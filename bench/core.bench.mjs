@@ -108,7 +108,10 @@ const heapMb = (after.heapUsed - before.heapUsed + (after.arrayBuffers - before.
 function slidingError(ratePerWindow, limit = 100, windows = 400) {
   const spec = parseLimit({ name: "s", per: "user", algorithm: "sliding-window", limit, window: "60s" });
   let seed = 42;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
   let state;
   const log = [];
   const admittedAt = [];
