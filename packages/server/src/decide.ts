@@ -1,4 +1,4 @@
-import { type CheckInput, type Decision, rateLimitHeaders, type Subject } from "@tollgate/core";
+import { type CheckInput, type Decision, type LimitStatus, rateLimitHeaders, type Subject } from "@tollgate/core";
 import type { z } from "zod";
 import type { ServerContext } from "./context.js";
 import { encodeDecisionId } from "./decision-id.js";
@@ -88,11 +88,21 @@ export function resolve(ctx: ServerContext, body: CheckBody): Resolved {
   return keyId === undefined ? { ok: true, input } : { ok: true, input, keyId };
 }
 
+/**
+ * A limit status as sent: the algorithm and unit are already in the RateLimit-Policy header and
+ * `crossed` matters only when true. Response size is most of the hot path's cost.
+ */
+function compact(status: LimitStatus): DecisionBody["limits"][number] {
+  const { algorithm: _a, unit: _u, crossed, ...rest } = status;
+  return crossed ? { ...rest, crossed } : rest;
+}
+
 /** The response body: the decision without its receipt, a signed decision id, and headers. */
 export function present(ctx: ServerContext, decision: Decision, keyId?: string, plan?: string): DecisionBody {
-  const { receipt, ...rest } = decision;
+  const { receipt, limits, ...rest } = decision;
   const body: DecisionBody = {
     ...rest,
+    limits: limits.map(compact),
     decisionId: encodeDecisionId(ctx.decisionSecrets[0] as string, receipt, ctx.clock.now()),
     headers: rateLimitHeaders(decision),
   };

@@ -1,6 +1,6 @@
-import { timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { ChargeReceipt, CompiledConfig, CompiledLimit, DecideItem } from "@tollgate/core";
-import { hmac, randomSecret } from "./secrets.js";
+import { hmac } from "./secrets.js";
 
 /**
  * Decision ids carry what settle needs, signed, so any server instance can settle a decision
@@ -29,9 +29,21 @@ export interface SettleTicket {
   receipt: ChargeReceipt;
 }
 
+/** Unique without a syscall per decision: 64 random bits per process plus a counter. */
+const processNonce = randomBytes(8).toString("hex");
+let sequence = 0;
+const nextNonce = () => `${processNonce}${(sequence++).toString(36)}`;
+
+/**
+ * A decision id. Only decisions that charged token limits can be settled, so only those carry a
+ * signed payload; the others get a short unique id (settling it is a no-op), which keeps the hot
+ * path free of HMACs and the response small.
+ */
 export function encodeDecisionId(secret: string, receipt: ChargeReceipt | undefined, now: number): string {
+  const tokens = receipt?.items.some((it) => it.limit.unit === "tokens");
+  if (!tokens) return `d_${nextNonce()}`;
   const payload: Payload = {
-    n: randomSecret().slice(0, 16),
+    n: nextNonce(),
     a: receipt?.at ?? 0,
     c: receipt?.cost ?? 0,
     s: receipt?.store === "fallback" ? 1 : 0,
@@ -59,6 +71,10 @@ export function decodeDecisionId(
   id: string,
   config: CompiledConfig,
 ): SettleTicket | { error: string } {
+  if (/^d_[0-9a-z]{16,40}$/.test(id)) {
+    // An unsigned id: the decision charged no token limit, so there is nothing to settle.
+    return { nonce: id, issuedAt: Number.POSITIVE_INFINITY, receipt: { items: [], at: 0, cost: 0, store: "primary" } };
+  }
   const match = /^d_([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/.exec(id);
   if (!match) return { error: "is not a decision id issued by this server" };
   const [, body = "", mac = ""] = match;

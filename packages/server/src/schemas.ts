@@ -41,15 +41,16 @@ export const limitStatusSchema = z.object({
   name: z.string(),
   subject: z.string(),
   mode: z.enum(["enforce", "monitor"]),
-  algorithm: z.string(),
-  unit: z.enum(["requests", "tokens"]),
   limit: z.number(),
   used: z.number(),
   remaining: z.number(),
   reset: z.number().describe("Seconds until the counter frees up."),
   window: z.number().describe("Window length in seconds (the calendar period for quotas)."),
   exceeded: z.boolean(),
-  crossed: z.boolean(),
+  crossed: z
+    .literal(true)
+    .optional()
+    .describe("Present when this request first crossed the limit in its window (alert once)."),
   retryAfter: z.number().optional(),
   alert: z.string().optional(),
 });

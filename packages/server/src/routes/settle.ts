@@ -33,7 +33,7 @@ export function settleRoutes(app: App, ctx: ServerContext) {
       if ("error" in ticket)
         return sendProblem(reply, problem(400, `decisionId ${ticket.error}.`, { field: "decisionId" }));
       const age = ctx.clock.now() - ticket.issuedAt;
-      if (age > ctx.config.decisions.settleWindow * 1000) {
+      if (ticket.receipt.items.length > 0 && age > ctx.config.decisions.settleWindow * 1000) {
         return sendProblem(
           reply,
           problem(
