@@ -51,7 +51,13 @@ function tollgate(extraEnv) {
     TOLLGATE_LOG_LEVEL: "warn",
     TOLLGATE_LOG_REQUESTS: "false",
     ...extraEnv,
-  }).then((server) => ({ ...server, stop: () => (server.stop(), rmSync(dir, { recursive: true, force: true })) }));
+  }).then((server) => ({
+    ...server,
+    stop() {
+      server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  }));
 }
 
 function cannon(url, overallRate) {
@@ -71,7 +77,14 @@ async function measure(name, server) {
   const max = await cannon(server.url);
   const half = await cannon(server.url, Math.max(1, Math.round(max.requests.average / 2)));
   const errors = max.errors + max.non2xx;
-  return { name, rps: max.requests.average, p50: max.latency.p50, p99: max.latency.p99, halfP99: half.latency.p99, errors };
+  return {
+    name,
+    rps: max.requests.average,
+    p50: max.latency.p50,
+    p99: max.latency.p99,
+    halfP99: half.latency.p99,
+    errors,
+  };
 }
 
 const results = [];
