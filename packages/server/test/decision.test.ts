@@ -20,8 +20,7 @@ async function newKey(plan: string, extra: Record<string, unknown> = {}) {
 
 describe("case 1: per-user LLM budget (ops_triage, 20 per 3600 s sliding window)", () => {
   it("happy: 20 allowed, the 21st denied with Retry-After <= 3600, another user on the same IP allowed", async () => {
-    // Half-way through the hour: see the report on sliding-window Retry-After at a window's start.
-    clock.set(Date.UTC(2026, 2, 10, 12, 30, 0));
+    // The clock starts exactly on the hour: the worst case for a sliding window's Retry-After.
     const subject = { user: "op-1", ip: "198.51.100.7" };
     for (let i = 0; i < 20; i++) {
       const res = await check({ subject, category: "ops_triage" });
