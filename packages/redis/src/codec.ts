@@ -12,28 +12,37 @@ export const algCode = (limit: Limit): string => ALG_CODES[limit.algorithm];
 
 interface Around {
   current: PeriodBounds;
+  /** start/end of the previous, current and next period. */
+  bounds: number[];
   text: string;
 }
 const around = new Map<string, Around>();
 
 /**
- * The previous, current and next calendar periods around `at` as "s1 e1 s2 e2 s3 e3". Lua has no
- * time zones, so the client computes them and the script picks the one holding the store's time:
- * an app clock off by less than a period still yields the right period. Memoised per zone+period
- * until `at` leaves the current one (periodBounds itself is cheap only for its last answer).
+ * The previous, current and next calendar periods around `at`. Lua has no time zones, so the
+ * client computes them and the script picks the one holding the store's time: an app clock off by
+ * less than a period still yields the right period. Memoised per zone+period until `at` leaves the
+ * current one (periodBounds itself is cheap only for its last answer).
  */
-export function quotaBounds(limit: Limit, at: number): string {
+function periodsAround(limit: Limit, at: number): Around {
   const period = limit.period ?? "month";
   const cacheKey = `${limit.timeZone}|${period}`;
   const cached = around.get(cacheKey);
-  if (cached && at >= cached.current.start && at < cached.current.end) return cached.text;
+  if (cached && at >= cached.current.start && at < cached.current.end) return cached;
   const current = periodBounds(at, period, limit.timeZone);
   const previous = periodBounds(current.start - 1, period, limit.timeZone);
   const next = periodBounds(current.end, period, limit.timeZone);
-  const text = [previous.start, previous.end, current.start, current.end, next.start, next.end].join(" ");
-  around.set(cacheKey, { current, text });
-  return text;
+  const bounds = [previous.start, previous.end, current.start, current.end, next.start, next.end];
+  const entry = { current, bounds, text: bounds.join(" ") };
+  around.set(cacheKey, entry);
+  return entry;
 }
+
+/** The periods around `at` as "s1 e1 s2 e2 s3 e3" (ADJUST and UNDO arguments). */
+export const quotaBounds = (limit: Limit, at: number): string => periodsAround(limit, at).text;
+
+/** The periods around `at` as six numbers (DECIDE's packed batch). */
+export const quotaBoundsList = (limit: Limit, at: number): readonly number[] => periodsAround(limit, at).bounds;
 
 /** Start of the calendar period holding `at` (where a settled quota charge was made). */
 export function quotaStart(limit: Limit, at: number): string {

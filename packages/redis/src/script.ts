@@ -30,13 +30,21 @@ export async function run(
 }
 
 /** As `run`, for a script answering binary: the reply is a Buffer. */
-export async function runBuffer(client: Redis | Cluster, s: Script, keys: string[], args: string[]): Promise<Buffer> {
+export async function runBuffer(
+  client: Redis | Cluster,
+  s: Script,
+  keys: string[],
+  args: (string | Buffer)[],
+): Promise<Buffer> {
+  const argv: (string | number | Buffer)[] = [s.sha, keys.length];
+  for (const key of keys) argv.push(key);
+  for (const arg of args) argv.push(arg);
   try {
-    return (await client.callBuffer("evalsha", [s.sha, keys.length, ...keys, ...args])) as Buffer;
+    return (await client.callBuffer("evalsha", argv)) as Buffer;
   } catch (error) {
-    if (isNoScript(error))
-      return (await client.callBuffer("eval", [s.source, keys.length, ...keys, ...args])) as Buffer;
-    throw error;
+    if (!isNoScript(error)) throw error;
+    argv[0] = s.source;
+    return (await client.callBuffer("eval", argv)) as Buffer;
   }
 }
 

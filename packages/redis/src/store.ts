@@ -10,7 +10,7 @@ import type {
   Store,
 } from "@tollgate/core";
 import type { Cluster, Redis } from "ioredis";
-import { Batcher, type BatchOptions, type Part, type PartResult } from "./batcher.js";
+import { Batcher, type BatchOptions, type PartResult } from "./batcher.js";
 import { algCode, quotaBounds, quotaStart } from "./codec.js";
 import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
@@ -102,6 +102,11 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     return { keys, slots };
   }
 
+  function sameSlot(slots: number[]): boolean {
+    for (let i = 1; i < slots.length; i++) if (slots[i] !== slots[0]) return false;
+    return true;
+  }
+
   /** Indexes of refs per slot, in first-seen order. */
   function groups(slots: number[]): Map<number, number[]> {
     const bySlot = new Map<number, number[]>();
@@ -114,39 +119,25 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     return bySlot;
   }
 
-  function itemArgs(item: DecideItem, at: number, out: string[]): void {
-    const { limit } = item;
-    out.push(
-      algCode(limit),
-      String(limit.limit),
-      String(limit.windowMs),
-      String(limit.capacity),
-      limit.mode === "monitor" ? "1" : "0",
-      String(item.cost),
-      item.leaseId ?? "",
-      limit.algorithm === "quota" ? quotaBounds(limit, at) : "",
-    );
-  }
-
   function submitPart(
     slot: number,
     indexes: number[],
     request: DecideRequest,
     keys: string[],
-    now: string,
+    now: number,
     at: number,
     report: boolean,
   ): Promise<PartResult> {
     return new Promise<PartResult>((resolve, reject) => {
-      const args: string[] = [];
-      const partKeys: string[] = new Array(indexes.length);
-      for (let j = 0; j < indexes.length; j++) {
+      const n = indexes.length;
+      const partKeys: string[] = new Array(n);
+      const items: DecideItem[] = new Array(n);
+      for (let j = 0; j < n; j++) {
         const i = indexes[j] as number;
         partKeys[j] = keys[i] as string;
-        itemArgs(request.items[i] as DecideItem, at, args);
+        items[j] = request.items[i] as DecideItem;
       }
-      const part: Part = { slot, keys: partKeys, args, now, charge: request.charge, report, resolve, reject };
-      batcher.submit(part);
+      batcher.submit({ slot, keys: partKeys, items, now, at, charge: request.charge, report, resolve, reject });
     });
   }
 
@@ -181,7 +172,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     request: DecideRequest,
     keys: string[],
     bySlot: Map<number, number[]>,
-    now: string,
+    now: number,
     at: number,
   ) {
     const entries = [...bySlot];
@@ -227,16 +218,15 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     }
     await connection.ready();
     const sentAt = localNow();
-    const now = nowArg();
-    const at = clock ? Number(now) : sentAt;
-    const bySlot = groups(slots);
+    const now = clock ? clock.now() : Number.NaN; // NaN: the script reads Redis TIME
+    const at = clock ? now : sentAt;
     let result: DecideResult;
-    if (bySlot.size <= 1) {
+    if (!cluster || sameSlot(slots)) {
       const all = items.map((_, i) => i);
       const part = await submitPart(slots[0] ?? 0, all, request, keys, now, at, false);
       result = { now: part.now, charged: part.charged, outcomes: part.outcomes };
     } else {
-      result = await decideSpread(request, keys, bySlot, now, at);
+      result = await decideSpread(request, keys, groups(slots), now, at);
     }
     if (!clock) offset = result.now - sentAt;
     if (denials) {

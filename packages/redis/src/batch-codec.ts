@@ -1,0 +1,135 @@
+import type { DecideItem, Limit, Outcome } from "@tollgate/core";
+import { algCode, quotaBoundsList } from "./codec.js";
+
+/** One decision's items that share a hash slot, as DECIDE reads them. */
+export interface EncodedDecision {
+  items: readonly DecideItem[];
+  /** The testing clock's ms, or NaN for Redis TIME. */
+  now: number;
+  /** Client time, to pick the quota periods sent. */
+  at: number;
+  charge: boolean;
+  report: boolean;
+}
+
+/** What one slot group of one decision said. */
+export interface PartResult {
+  now: number;
+  charged: boolean;
+  outcomes: Outcome[];
+  /** With `report`: each item's view before this charge, and its raw state before and after. */
+  before?: { used: number; remaining: number; resetMs: number; raw: Buffer; written: Buffer }[];
+}
+
+const HEADER_BYTES = 12; // <BBHd> charge report n now
+const STATIC_BYTES = 26; // <c1dddB> alg limit windowMs capacity monitor
+const QUOTA_BYTES = 48; // <dddddd> periods around the client's clock
+
+const statics = new WeakMap<Limit, Buffer>();
+
+/**
+ * The part of an item that depends only on its limit, packed once per limit: most of an item's
+ * bytes, and the same for every decision (core keeps one Limit object per configured limit).
+ */
+function staticPart(limit: Limit): Buffer {
+  let bytes = statics.get(limit);
+  if (bytes === undefined) {
+    bytes = Buffer.alloc(STATIC_BYTES);
+    bytes.write(algCode(limit), 0, "latin1");
+    bytes.writeDoubleLE(limit.limit, 1);
+    bytes.writeDoubleLE(limit.windowMs, 9);
+    bytes.writeDoubleLE(limit.capacity, 17);
+    bytes[25] = limit.mode === "monitor" ? 1 : 0;
+    statics.set(limit, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * Packs a batch into DECIDE's one binary argument: per decision `<BBHd>` (charge, report, item
+ * count, now), then per item its static part, `<dHc0>` (cost, lease id), and for quotas the six
+ * period bounds. One argument instead of ~8 strings per item: fewer, cheaper arguments for both
+ * ioredis and Redis.
+ */
+export function encodeBatch(decisions: readonly EncodedDecision[]): Buffer {
+  let size = 0;
+  for (const decision of decisions) {
+    size += HEADER_BYTES;
+    for (const item of decision.items) {
+      size += STATIC_BYTES + 10;
+      if (item.leaseId) size += Buffer.byteLength(item.leaseId);
+      if (item.limit.algorithm === "quota") size += QUOTA_BYTES;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const decision of decisions) {
+    out[at] = decision.charge ? 1 : 0;
+    out[at + 1] = decision.report ? 1 : 0;
+    out.writeUInt16LE(decision.items.length, at + 2);
+    out.writeDoubleLE(decision.now, at + 4);
+    at += HEADER_BYTES;
+    for (const item of decision.items) {
+      out.set(staticPart(item.limit), at);
+      out.writeDoubleLE(item.cost, at + STATIC_BYTES);
+      at += STATIC_BYTES + 8;
+      const lease = item.leaseId ? out.write(item.leaseId, at + 2, "utf8") : 0;
+      out.writeUInt16LE(lease, at);
+      at += 2 + lease;
+      if (item.limit.algorithm === "quota") {
+        for (const bound of quotaBoundsList(item.limit, decision.at)) at = out.writeDoubleLE(bound, at);
+      }
+    }
+  }
+  return out;
+}
+
+/** -0 reads as 0, as the reference never reports a negative zero. */
+const double = (reply: Buffer, at: number) => reply.readDoubleLE(at) + 0;
+
+/**
+ * Reads DECIDE's packed answer, one result per decision in order: per decision `<dB` (now,
+ * charged), then per item `<BBdddd` (fits, crossed, used, remaining, resetMs, retryAfterMs) and,
+ * for a report, `<dddH` (the uncharged view and the raw state's length), the raw state, `<H` and
+ * the state written.
+ */
+export function decodeBatch(decisions: readonly EncodedDecision[], reply: Buffer): PartResult[] {
+  const results: PartResult[] = new Array(decisions.length);
+  let at = 0;
+  for (let d = 0; d < decisions.length; d++) {
+    const decision = decisions[d] as EncodedDecision;
+    const now = double(reply, at);
+    const charged = reply[at + 8] === 1;
+    at += 9;
+    const n = decision.items.length;
+    const outcomes: Outcome[] = new Array(n);
+    const before: PartResult["before"] = decision.report ? new Array(n) : undefined;
+    for (let i = 0; i < n; i++) {
+      const fits = reply[at] === 1;
+      outcomes[i] = {
+        fits,
+        exceeded: !fits,
+        crossed: reply[at + 1] === 1,
+        used: double(reply, at + 2),
+        remaining: double(reply, at + 10),
+        resetMs: double(reply, at + 18),
+        retryAfterMs: double(reply, at + 26),
+      };
+      at += 34;
+      if (before) {
+        const used = double(reply, at);
+        const remaining = double(reply, at + 8);
+        const resetMs = double(reply, at + 16);
+        const rawLength = reply.readUInt16LE(at + 24);
+        const raw = Buffer.from(reply.subarray(at + 26, at + 26 + rawLength));
+        at += 26 + rawLength;
+        const writtenLength = reply.readUInt16LE(at);
+        const written = Buffer.from(reply.subarray(at + 2, at + 2 + writtenLength));
+        at += 2 + writtenLength;
+        before[i] = { used, remaining, resetMs, raw, written };
+      }
+    }
+    results[d] = before ? { now, charged, outcomes, before } : { now, charged, outcomes };
+  }
+  return results;
+}
