@@ -5,7 +5,7 @@ import type { ChargeReceipt, Decision, DecisionReason, LimitStatus } from "./dec
 import { InputError, StoreUnavailableError, TollgateError } from "./errors.js";
 import { type Limit, MAX_AMOUNT } from "./limit.js";
 import { type BreakerOptions, type BreakerState, CircuitBreaker, withTimeout } from "./resilience.js";
-import type { CounterRef, DecideItem, DecideResult, Store } from "./store.js";
+import type { CounterRef, DecideItem, DecideRequest, DecideResult, Store } from "./store.js";
 import { type Subject, subjectId, validateSubject } from "./subject.js";
 
 /** One request to decide. */
@@ -133,8 +133,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
   let planFor = options.planFor ?? defaultPlanFor(config);
   // plan -> category -> applicable limits; "" stands for none. Nested maps avoid building a key per decision.
   let applicable = new Map<string, Map<string, readonly CompiledLimit[]>>();
+  /** The limits of a request with neither plan nor category: the common library case, one branch away. */
+  let unscoped: readonly CompiledLimit[] | undefined;
 
   function limitsFor(plan: string | undefined, category: string | undefined): readonly CompiledLimit[] {
+    if (plan === undefined && category === undefined && unscoped !== undefined) return unscoped;
     let byCategory = applicable.get(plan ?? "");
     if (byCategory === undefined) {
       byCategory = new Map();
@@ -144,15 +147,16 @@ export function createLimiter(options: LimiterOptions): Limiter {
     if (list === undefined) {
       const planLimits = plan === undefined ? NO_LIMITS : (config.plans.get(plan) ?? NO_LIMITS);
       const categoryLimits = category === undefined ? NO_LIMITS : (config.categories.get(category) ?? NO_LIMITS);
-      list = Object.freeze(
-        [...config.global, ...planLimits, ...categoryLimits].filter(({ limit }) => appliesTo(limit, category)),
-      );
+      // Not frozen: frozen arrays leave V8's fast iteration paths, and this one is read per decision.
+      list = [...config.global, ...planLimits, ...categoryLimits].filter(({ limit }) => appliesTo(limit, category));
       byCategory.set(category ?? "", list);
+      if (plan === undefined && category === undefined) unscoped = list;
     }
     return list;
   }
 
-  interface Prepared {
+  /** A decision ready for the store: it is the store request itself (one object fewer per decision). */
+  interface Prepared extends DecideRequest {
     items: DecideItem[];
     charge: boolean;
     cost: number;
@@ -183,7 +187,9 @@ export function createLimiter(options: LimiterOptions): Limiter {
     }
     const byok = input.byok === true;
     const items: DecideItem[] = [];
-    for (const { limit, counter } of limitsFor(plan, category)) {
+    const applicableLimits = limitsFor(plan, category);
+    for (let i = 0; i < applicableLimits.length; i++) {
+      const { limit, counter } = applicableLimits[i] as CompiledLimit;
       const id = subjectId(subject, limit.per);
       if (id === undefined) continue;
       if (byok && (limit.unit === "tokens" || limit.byokExempt)) continue;
@@ -304,7 +310,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     hooks.onStoreError?.(error, operation);
     if (fallback) {
       try {
-        return fromFallback(prepared, await fallback.decide({ items: prepared.items, charge: prepared.charge }));
+        return fromFallback(prepared, await fallback.decide(prepared));
       } catch (fallbackError) {
         hooks.onStoreError?.(fallbackError, `fallback ${operation}`);
       }
@@ -316,10 +322,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     hooks.onStoreError?.(error, "decide");
     if (fallback?.synchronous) {
       try {
-        return fromFallback(
-          prepared,
-          fallback.decide({ items: prepared.items, charge: prepared.charge }) as DecideResult,
-        );
+        return fromFallback(prepared, fallback.decide(prepared) as DecideResult);
       } catch (fallbackError) {
         hooks.onStoreError?.(fallbackError, "fallback decide");
       }
@@ -353,7 +356,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     }
     if (prepared.items.length === 0) return Promise.resolve(finish(withoutLimits(prepared), input));
     try {
-      answer = guarded("decide", store.decide, { items: prepared.items, charge: prepared.charge });
+      answer = guarded("decide", store.decide, prepared);
     } catch (error) {
       return degrade(prepared, error, "decide").then((decision) => finish(decision, input));
     }
@@ -374,7 +377,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     if (prepared.items.length === 0) return finish(withoutLimits(prepared), input);
     let answer: DecideResult | Promise<DecideResult>;
     try {
-      answer = guarded("decide", store.decide, { items: prepared.items, charge: prepared.charge });
+      answer = guarded("decide", store.decide, prepared);
     } catch (error) {
       return finish(degradeSync(prepared, error), input);
     }
@@ -464,6 +467,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       config = compiled;
       planFor = options.planFor ?? defaultPlanFor(compiled);
       applicable = new Map();
+      unscoped = undefined;
     },
     get config() {
       return config;
