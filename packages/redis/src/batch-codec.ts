@@ -4,6 +4,10 @@ import { algCode, quotaBoundsList } from "./codec.js";
 /** One decision's items that share a hash slot, as DECIDE reads them. */
 export interface EncodedDecision {
   items: readonly DecideItem[];
+  /** Per item: its subject's hash (string states) or its lease ZSET (concurrency). */
+  keys: readonly string[];
+  /** Per item: its field in the subject's hash ('' for concurrency). */
+  fields: readonly string[];
   /** The testing clock's ms, or NaN for Redis TIME. */
   now: number;
   /** Client time, to pick the quota periods sent. */
@@ -23,6 +27,7 @@ export interface PartResult {
 
 const HEADER_BYTES = 12; // <BBHd> charge report n now
 const STATIC_BYTES = 26; // <c1dddB> alg limit windowMs capacity monitor
+const ITEM_BYTES = 2 + STATIC_BYTES + 8 + 2 + 1; // <H> key index, static, <d> cost, <H> lease and <B> field lengths
 const QUOTA_BYTES = 48; // <dddddd> periods around the client's clock
 
 const statics = new WeakMap<Limit, Buffer>();
@@ -46,17 +51,21 @@ function staticPart(limit: Limit): Buffer {
 }
 
 /**
- * Packs a batch into DECIDE's one binary argument: per decision `<BBHd>` (charge, report, item
- * count, now), then per item its static part, `<dHc0>` (cost, lease id), and for quotas the six
- * period bounds. One argument instead of ~8 strings per item: fewer, cheaper arguments for both
- * ioredis and Redis.
+ * Packs a batch into DECIDE's KEYS (each distinct key once: a hot subject is one key however many
+ * decisions name it) and one binary argument: per decision `<BBHd>` (charge, report, item count,
+ * now), then per item `<H>` its key's index, its limit's static part, `<dHc0Bc0>` (cost, lease
+ * id, field) and for quotas the six period bounds. Two arguments instead of ~8 strings per item:
+ * fewer, cheaper arguments for both ioredis and Redis.
  */
-export function encodeBatch(decisions: readonly EncodedDecision[]): Buffer {
+export function encodeBatch(decisions: readonly EncodedDecision[]): { keys: string[]; bytes: Buffer } {
+  const keys: string[] = [];
+  const indexOf = new Map<string, number>();
   let size = 0;
   for (const decision of decisions) {
     size += HEADER_BYTES;
-    for (const item of decision.items) {
-      size += STATIC_BYTES + 10;
+    for (let i = 0; i < decision.items.length; i++) {
+      const item = decision.items[i] as DecideItem;
+      size += ITEM_BYTES + (decision.fields[i] as string).length;
       if (item.leaseId) size += Buffer.byteLength(item.leaseId);
       if (item.limit.algorithm === "quota") size += QUOTA_BYTES;
     }
@@ -69,19 +78,29 @@ export function encodeBatch(decisions: readonly EncodedDecision[]): Buffer {
     out.writeUInt16LE(decision.items.length, at + 2);
     out.writeDoubleLE(decision.now, at + 4);
     at += HEADER_BYTES;
-    for (const item of decision.items) {
-      out.set(staticPart(item.limit), at);
-      out.writeDoubleLE(item.cost, at + STATIC_BYTES);
-      at += STATIC_BYTES + 8;
+    for (let i = 0; i < decision.items.length; i++) {
+      const item = decision.items[i] as DecideItem;
+      const key = decision.keys[i] as string;
+      let index = indexOf.get(key);
+      if (index === undefined) {
+        index = keys.push(key); // Lua's KEYS are 1-based
+        indexOf.set(key, index);
+      }
+      out.writeUInt16LE(index, at);
+      out.set(staticPart(item.limit), at + 2);
+      at = out.writeDoubleLE(item.cost, at + 2 + STATIC_BYTES);
       const lease = item.leaseId ? out.write(item.leaseId, at + 2, "utf8") : 0;
       out.writeUInt16LE(lease, at);
       at += 2 + lease;
+      const field = out.write(decision.fields[i] as string, at + 1, "latin1");
+      out[at] = field;
+      at += 1 + field;
       if (item.limit.algorithm === "quota") {
         for (const bound of quotaBoundsList(item.limit, decision.at)) at = out.writeDoubleLE(bound, at);
       }
     }
   }
-  return out;
+  return { keys, bytes: out };
 }
 
 /** -0 reads as 0, as the reference never reports a negative zero. */

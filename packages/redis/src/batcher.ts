@@ -10,7 +10,6 @@ const decideScript = script(DECIDE);
 /** One decision's items that share a hash slot, waiting for its batch. */
 export interface Part extends EncodedDecision {
   slot: number;
-  keys: string[];
   resolve(result: PartResult): void;
   reject(error: unknown): void;
 }
@@ -72,10 +71,16 @@ export class Batcher {
   };
 
   private send(parts: Part[]): void {
-    const keys: string[] = [];
-    for (const part of parts) for (const key of part.keys) keys.push(key);
+    let encoded: ReturnType<typeof encodeBatch>;
+    try {
+      encoded = encodeBatch(parts);
+    } catch (error) {
+      for (const part of parts) part.reject(error); // e.g. a lease id over 64 KiB
+      return;
+    }
+    const { keys, bytes } = encoded;
     this.calls++;
-    runBuffer(this.client, decideScript, keys, [this.pad, encodeBatch(parts)]).then(
+    runBuffer(this.client, decideScript, keys, [this.pad, bytes]).then(
       (reply) => {
         const results = decodeBatch(parts, reply);
         for (let i = 0; i < parts.length; i++) (parts[i] as Part).resolve(results[i] as PartResult);

@@ -13,5 +13,5 @@
 export type { BatchOptions } from "./batcher.js";
 export { type RedisCacheBackendOptions, redisCacheBackend } from "./cache-backend.js";
 export type { DenyCacheOptions } from "./deny-cache.js";
-export { counterKey, encodeId, slotOf, subjectTag } from "./keys.js";
+export { counterKey, encodeId, slotOf, subjectKey, subjectTag } from "./keys.js";
 export { type RedisStore, type RedisStoreOptions, redisStore } from "./store.js";

@@ -47,9 +47,54 @@ export function subjectTag(kind: string, id: string): string {
   return `${kind}:${encodeId(id)}`;
 }
 
-/** `${prefix}:{${kind}:${encodedId}}:${counterHash}` */
+/**
+ * `${prefix}:{${kind}:${encodedId}}:${counterHash}`: a concurrency counter's ZSET, and the
+ * identity of any counter (string-state counters are the field `counterHash` of `subjectKey`).
+ */
 export function counterKey(prefix: string, tag: string, counter: string): string {
   return `${prefix}:{${tag}}:${counterHash(counter)}`;
+}
+
+/** `${prefix}:{${kind}:${encodedId}}`: the hash holding a subject's string-state counters. */
+export function subjectKey(prefix: string, tag: string): string {
+  return `${prefix}:{${tag}}`;
+}
+
+/** A subject's hash tag, hash key and cluster slot. */
+export interface Subject {
+  tag: string;
+  key: string;
+  slot: number;
+}
+
+/**
+ * Subjects already encoded (base64url or SHA-256, then the CRC16 of the slot): a busy subject
+ * decides many times a second, and encoding it was a visible part of each decision. Bounded:
+ * past `maxEntries` per kind the oldest entry goes.
+ */
+export class SubjectMemo {
+  private readonly kinds = new Map<string, Map<string, Subject>>();
+
+  constructor(
+    private readonly prefix: string,
+    private readonly maxEntries = 50_000,
+  ) {}
+
+  get(kind: string, id: string): Subject {
+    let ids = this.kinds.get(kind);
+    if (ids === undefined) {
+      ids = new Map();
+      this.kinds.set(kind, ids);
+    }
+    let subject = ids.get(id);
+    if (subject === undefined) {
+      const tag = subjectTag(kind, id);
+      subject = { tag, key: subjectKey(this.prefix, tag), slot: slotOf(tag) };
+      if (ids.size >= this.maxEntries) ids.delete(ids.keys().next().value as string);
+      ids.set(id, subject);
+    }
+    return subject;
+  }
 }
 
 // CRC16/XMODEM, the hash Redis Cluster uses for slots.

@@ -14,7 +14,7 @@ import { Batcher, type BatchOptions, type PartResult } from "./batcher.js";
 import { algCode, quotaBounds, quotaStart } from "./codec.js";
 import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
-import { counterKey, slotOf, subjectTag, validatePrefix } from "./keys.js";
+import { counterHash, SubjectMemo, validatePrefix } from "./keys.js";
 import { ADJUST, RELEASE, UNDO } from "./lua/scripts.js";
 import { run, script } from "./script.js";
 
@@ -56,8 +56,14 @@ export interface RedisStore extends Store {
   close(): Promise<void>;
 }
 
+/** Where each counter of a request lives. */
 interface Prepared {
+  /** Its subject's hash (string states) or its lease ZSET (concurrency). */
   keys: string[];
+  /** Its field in the subject's hash ('' for concurrency). */
+  fields: string[];
+  /** Its identity (`counterKey`), for the deny cache. */
+  ids: string[];
   slots: number[];
 }
 
@@ -90,16 +96,26 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const storeNow = () => (clock ? clock.now() : localNow() + offset);
   const nowArg = () => (clock ? String(clock.now()) : "");
 
+  const subjects = new SubjectMemo(prefix);
+
   function locate(refs: readonly CounterRef[]): Prepared {
-    const keys = new Array<string>(refs.length);
-    const slots = new Array<number>(refs.length);
-    for (let i = 0; i < refs.length; i++) {
+    const n = refs.length;
+    const keys = new Array<string>(n);
+    const fields = new Array<string>(n);
+    const ids = new Array<string>(n);
+    const slots = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
       const ref = refs[i] as CounterRef;
-      const tag = subjectTag(ref.limit.per, ref.id);
-      keys[i] = counterKey(prefix, tag, ref.counter);
-      slots[i] = cluster ? slotOf(tag) : 0;
+      const subject = subjects.get(ref.limit.per, ref.id);
+      const field = counterHash(ref.counter);
+      const id = `${subject.key}:${field}`; // counterKey(prefix, tag, counter)
+      const leases = ref.limit.algorithm === "concurrency";
+      ids[i] = id;
+      keys[i] = leases ? id : subject.key;
+      fields[i] = leases ? "" : field;
+      slots[i] = cluster ? subject.slot : 0;
     }
-    return { keys, slots };
+    return { keys, fields, ids, slots };
   }
 
   function sameSlot(slots: number[]): boolean {
@@ -123,26 +139,28 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     slot: number,
     indexes: number[],
     request: DecideRequest,
-    keys: string[],
+    where: Prepared,
     now: number,
     at: number,
     report: boolean,
   ): Promise<PartResult> {
     return new Promise<PartResult>((resolve, reject) => {
       const n = indexes.length;
-      const partKeys: string[] = new Array(n);
+      const keys: string[] = new Array(n);
+      const fields: string[] = new Array(n);
       const items: DecideItem[] = new Array(n);
       for (let j = 0; j < n; j++) {
         const i = indexes[j] as number;
-        partKeys[j] = keys[i] as string;
+        keys[j] = where.keys[i] as string;
+        fields[j] = where.fields[i] as string;
         items[j] = request.items[i] as DecideItem;
       }
-      batcher.submit({ slot, keys: partKeys, items, now, at, charge: request.charge, report, resolve, reject });
+      batcher.submit({ slot, keys, fields, items, now, at, charge: request.charge, report, resolve, reject });
     });
   }
 
   /** Takes back the charges of slot groups whose decision another group denied. */
-  async function undo(items: readonly DecideItem[], keys: string[], indexes: number[], part: PartResult) {
+  async function undo(items: readonly DecideItem[], where: Prepared, indexes: number[], part: PartResult) {
     const now = nowArg();
     const args: (string | Buffer)[] = [pad, now];
     const partKeys: string[] = [];
@@ -150,7 +168,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     indexes.forEach((i, j) => {
       const item = items[i] as DecideItem;
       const before = part.before?.[j];
-      partKeys.push(keys[i] as string);
+      partKeys.push(where.keys[i] as string);
       args.push(
         algCode(item.limit),
         String(item.limit.limit),
@@ -163,6 +181,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
         String(part.now),
         item.limit.algorithm === "quota" ? quotaBounds(item.limit, at) : "",
         item.limit.algorithm === "quota" ? quotaStart(item.limit, part.now) : "",
+        where.fields[i] as string,
       );
     });
     await run(client, undoScript, partKeys, args);
@@ -170,14 +189,14 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
 
   async function decideSpread(
     request: DecideRequest,
-    keys: string[],
+    where: Prepared,
     bySlot: Map<number, number[]>,
     now: number,
     at: number,
   ) {
     const entries = [...bySlot];
     const settled = await Promise.allSettled(
-      entries.map(([slot, indexes]) => submitPart(slot, indexes, request, keys, now, at, true)),
+      entries.map(([slot, indexes]) => submitPart(slot, indexes, request, where, now, at, true)),
     );
     const failure = settled.find((s) => s.status === "rejected");
     const parts = settled.map((s) => (s.status === "fulfilled" ? s.value : undefined));
@@ -187,7 +206,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
       await Promise.all(
         entries.map(([, indexes], g) => {
           const part = parts[g];
-          return part?.charged ? undo(request.items, keys, indexes, part) : undefined;
+          return part?.charged ? undo(request.items, where, indexes, part) : undefined;
         }),
       );
     }
@@ -209,9 +228,10 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
 
   async function decide(request: DecideRequest): Promise<DecideResult> {
     const { items } = request;
-    const { keys, slots } = locate(items);
+    const where = locate(items);
+    const { ids, slots } = where;
     const cacheable = denials !== undefined && DenyCache.eligible(items, request.charge);
-    const signature = cacheable ? DenyCache.signature(keys, items) : "";
+    const signature = cacheable ? DenyCache.signature(ids, items) : "";
     if (cacheable) {
       const cached = denials.lookup(signature, storeNow());
       if (cached) return cached;
@@ -222,25 +242,39 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     const at = clock ? now : sentAt;
     let result: DecideResult;
     if (!cluster || sameSlot(slots)) {
-      const all = items.map((_, i) => i);
-      const part = await submitPart(slots[0] ?? 0, all, request, keys, now, at, false);
+      // The usual case, one script call: the request's own arrays are the part.
+      const part = await new Promise<PartResult>((resolve, reject) => {
+        const { keys, fields } = where;
+        batcher.submit({
+          slot: slots[0] ?? 0,
+          keys,
+          fields,
+          items,
+          now,
+          at,
+          charge: request.charge,
+          report: false,
+          resolve,
+          reject,
+        });
+      });
       result = { now: part.now, charged: part.charged, outcomes: part.outcomes };
     } else {
-      result = await decideSpread(request, keys, groups(slots), now, at);
+      result = await decideSpread(request, where, groups(slots), now, at);
     }
     if (!clock) offset = result.now - sentAt;
     if (denials) {
-      if (result.charged) denials.invalidate(keys);
-      else if (cacheable) denials.remember(signature, keys, items, result);
+      if (result.charged) denials.invalidate(ids);
+      else if (cacheable) denials.remember(signature, ids, items, result);
     }
     return result;
   }
 
-  async function perSlot(refs: readonly CounterRef[], call: (keys: string[], indexes: number[]) => Promise<unknown>) {
+  async function perSlot(refs: readonly CounterRef[], call: (where: Prepared, indexes: number[]) => Promise<unknown>) {
     await connection.ready();
-    const { keys, slots } = locate(refs);
-    denials?.invalidate(keys);
-    await Promise.all([...groups(slots).values()].map((indexes) => call(keys, indexes)));
+    const where = locate(refs);
+    denials?.invalidate(where.ids);
+    await Promise.all([...groups(where.slots).values()].map((indexes) => call(where, indexes)));
   }
 
   return {
@@ -248,7 +282,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     client,
     decide,
     adjust(items: readonly AdjustItem[]) {
-      return perSlot(items, (keys, indexes) => {
+      return perSlot(items, (where, indexes) => {
         const at = clock ? clock.now() : localNow();
         const args = [pad, nowArg()];
         for (const i of indexes) {
@@ -263,28 +297,38 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
             String(item.chargedAt),
             quota ? quotaBounds(item.limit, at) : "",
             quota ? quotaStart(item.limit, item.chargedAt) : "",
+            where.fields[i] as string,
           );
         }
         return run(
           client,
           adjustScript,
-          indexes.map((i) => keys[i] as string),
+          indexes.map((i) => where.keys[i] as string),
           args,
         );
       });
     },
     release(items: readonly ReleaseItem[]) {
-      return perSlot(items, (keys, indexes) =>
+      return perSlot(items, (where, indexes) =>
         run(
           client,
           releaseScript,
-          indexes.map((i) => keys[i] as string),
+          indexes.map((i) => where.keys[i] as string),
           [pad, nowArg(), ...indexes.map((i) => (items[i] as ReleaseItem).leaseId)],
         ),
       );
     },
     reset(items: readonly CounterRef[]) {
-      return perSlot(items, (keys, indexes) => client.del(...indexes.map((i) => keys[i] as string)));
+      // A string-state counter is a field of its subject's hash; a concurrency counter, its own ZSET.
+      return perSlot(items, (where, indexes) =>
+        Promise.all(
+          indexes.map((i) => {
+            const key = where.keys[i] as string;
+            const field = where.fields[i] as string;
+            return field === "" ? client.del(key) : client.hdel(key, field);
+          }),
+        ),
+      );
     },
     async ping() {
       await connection.ready();

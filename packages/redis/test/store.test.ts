@@ -58,7 +58,7 @@ describe.skipIf(skip)("redis store on a real server", () => {
     await redis?.stop();
   });
 
-  it("every key carries the TTL its algorithm needs", async () => {
+  it("every key carries the TTL its algorithms need: one hash per subject, one ZSET per lease counter", async () => {
     const prefix = uniquePrefix("ttl");
     const store = redisStore({ url: redis.url, prefix });
     const limiter = createLimiter({
@@ -74,12 +74,31 @@ describe.skipIf(skip)("redis store on a real server", () => {
     });
     expect((await limiter.check({ subject: { user: "t" } })).allowed).toBe(true);
     const keys = await raw.keys(`${prefix}:*`);
-    expect(keys.length).toBe(5);
+    expect(keys.length).toBe(2);
+    expect(await raw.hlen(keys.find((key) => key.endsWith("}")) as string)).toBe(5); // 4 states + expiry
     for (const key of keys) {
       const ttl = await raw.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(86_400_000);
     }
+    await store.close();
+  });
+
+  it("a subject's hash lives as long as its longest state, and no longer", async () => {
+    const prefix = uniquePrefix("hashttl");
+    const store = redisStore({ url: redis.url, prefix });
+    const short = { name: "short", per: "user", algorithm: "fixed-window", limit: 5, window: "2s" } as const;
+    const long = { name: "long", per: "user", algorithm: "token-bucket", limit: 1, window: "1m" } as const;
+    const first = createLimiter({ ...patient, store, limits: [short] });
+    await first.check({ subject: { user: "h" } });
+    const [key] = await raw.keys(`${prefix}:*`);
+    expect(await raw.pttl(key as string)).toBeLessThanOrEqual(2_000);
+    // A longer-lived state in the same hash extends it: one token of a 1/min bucket is 60 s of debt.
+    const both = createLimiter({ ...patient, store, limits: [short, long] });
+    await both.check({ subject: { user: "h" } });
+    const ttl = await raw.pttl(key as string);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
     await store.close();
   });
 

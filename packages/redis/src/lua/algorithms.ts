@@ -8,7 +8,8 @@
  * String states are little-endian doubles packed with Redis's `struct` library: exact, and far
  * cheaper than formatting text:
  *   f: start count   s: start current previous last previousLast   t: tat   q: start end count
- * Concurrency keeps a ZSET of lease id -> expiry.
+ * They live in one hash per subject (LUA_SUBJECT_HASHES); concurrency keeps a ZSET of lease id ->
+ * expiry per counter.
  */
 
 /** Constants and helpers every script uses. */
@@ -84,6 +85,70 @@ end
 function C.release(key, lease, now, pad)
   redis.call('ZREM', key, lease)
   expireLeases(key, now, pad)
+end
+`;
+
+/**
+ * A subject's string states live in one hash, `prefix:{kind:id}`: field = the counter's hash,
+ * value = its packed state, and field `~` = the store time the hash must live until (the latest
+ * end among its states). One hash per subject turns a decision over 5 limits into one read and
+ * one write instead of ten commands. A script loads each hash it touches once (HGETALL), works
+ * on the copy, and writes each changed hash back once (flush): a hot subject decided 100 times
+ * in one batch costs one read and one write. HSET keeps the key's TTL; PEXPIRE runs only when a
+ * state must outlive the hash's current end.
+ */
+export const LUA_SUBJECT_HASHES = `
+local EXPIRY = '~'   -- not base64url, so never a counter's field
+local loaded = {}    -- key -> { field -> packed state }, as this script sees it
+local liveUntil = {} -- key -> store time the hash lives until (its '~' field)
+local changed = {}   -- key -> { field -> packed state, or false to delete }
+local extend = {}    -- key -> PX to set when a state outlives liveUntil
+local order = {}     -- keys changed, in first-change order
+
+local function load(key)
+  local fields = {}
+  local flat = redis.call('HGETALL', key)
+  for j = 1, #flat, 2 do fields[flat[j]] = flat[j + 1] end
+  loaded[key] = fields
+  if fields[EXPIRY] then liveUntil[key] = struct.unpack('<d', fields[EXPIRY]) end
+  return fields
+end
+
+-- the packed state of a counter, or nil
+local function read(key, field)
+  return (loaded[key] or load(key))[field]
+end
+
+-- records a counter's new state (false or ttl <= 0 deletes it), written by flush()
+local function stage(key, field, raw, ttl, now, pad)
+  local fields = loaded[key] or load(key)
+  local writes = changed[key]
+  if writes == nil then
+    writes = {}
+    changed[key] = writes
+    order[#order + 1] = key
+  end
+  if ttl <= 0 then raw = false end
+  fields[field] = raw or nil
+  writes[field] = raw
+  if raw and now + ttl > (liveUntil[key] or -INF) then
+    liveUntil[key] = now + ttl
+    extend[key] = math.ceil(ttl) + pad
+  end
+end
+
+local function flush()
+  for j = 1, #order do
+    local key = order[j]
+    local sets, dels = { key }, { key }
+    for field, raw in pairs(changed[key]) do
+      if raw then sets[#sets + 1] = field; sets[#sets + 1] = raw else dels[#dels + 1] = field end
+    end
+    if extend[key] then sets[#sets + 1] = EXPIRY; sets[#sets + 1] = struct.pack('<d', liveUntil[key]) end
+    if #sets > 1 then redis.call('HSET', unpack(sets)) end
+    if #dels > 1 then redis.call('HDEL', unpack(dels)) end
+    if extend[key] then redis.call('PEXPIRE', key, extend[key]) end
+  end
 end
 `;
 
@@ -175,23 +240,20 @@ function T.adjust(st, it, delta, now)
   return { tat = math.max(now, st.tat + delta * interval) }
 end
 
--- string-state I/O: an expired state reads as nil (the store's clock decides, not only Redis
--- expiry, so a manual test clock is honoured); a write sets the TTL the algorithm needs.
-local function readString(key, it, now)
-  local raw = redis.call('GET', key)
+-- string-state I/O (LUA_SUBJECT_HASHES): an expired state reads as nil (the store's clock
+-- decides, not only Redis expiry, so a manual test clock is honoured); a write keeps the hash
+-- alive as long as the state needs.
+local function readString(key, field, it, now)
+  local raw = read(key, field)
   if not raw then return nil, '' end
   local st = A[it.alg].decode(raw)
   if A[it.alg].ttl(st, it, now) <= 0 then return nil, raw end
   return st, raw
 end
 
-local function writeString(key, it, st, now, pad)
-  if st == nil then redis.call('DEL', key); return '' end
-  local ttl = A[it.alg].ttl(st, it, now)
-  if ttl <= 0 then redis.call('DEL', key); return '' end
-  local raw = A[it.alg].encode(st)
-  redis.call('SET', key, raw, 'PX', math.ceil(ttl) + pad)
-  return raw
+local function writeString(key, field, it, st, now, pad)
+  if st == nil then stage(key, field, false, 0, now, pad); return end
+  stage(key, field, A[it.alg].encode(st), A[it.alg].ttl(st, it, now), now, pad)
 end
 
 -- quota bounds "s1 e1 s2 e2 s3 e3" (previous, current, next period around the client's clock):

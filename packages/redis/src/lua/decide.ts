@@ -1,4 +1,4 @@
-import { LUA_COMMON, LUA_LEASES } from "./algorithms.js";
+import { LUA_COMMON, LUA_LEASES, LUA_SUBJECT_HASHES } from "./algorithms.js";
 
 /**
  * Charge and view of each algorithm for DECIDE, the hot path: a batch of decisions is decided in
@@ -7,8 +7,7 @@ import { LUA_COMMON, LUA_LEASES } from "./algorithms.js";
  * (reused by every decision of the batch), instead of building state and item tables:
  *
  *   FITS, RETRY            the item's answer to this charge
- *   NEXT, TTL, KEEP        the state to write when the decision charges (packed; false = delete),
- *                          its TTL, and whether the key's current expiry is already that TTL
+ *   NEXT, TTL              the state to write when the decision charges (packed) and its TTL
  *   U1 R1 Z1 / U0 R0 Z0    used, remaining, resetMs if the decision charges / if it does not
  *   CROSSED                monitors only: whether the counter fitted before this charge
  *   RAW                    the unexpired state read ('' = none), for multi-slot undo
@@ -18,56 +17,21 @@ import { LUA_COMMON, LUA_LEASES } from "./algorithms.js";
  */
 const LUA_EVALUATORS = `
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
-local pack, unpack = struct.pack, struct.unpack
-local FITS, RETRY, NEXT, TTL, KEEP, CROSSED, RAW = {}, {}, {}, {}, {}, {}, {}
+local spack, sunpack = struct.pack, struct.unpack
+local FITS, RETRY, NEXT, TTL, CROSSED, RAW = {}, {}, {}, {}, {}, {}
 local U1, R1, Z1, U0, R0, Z0 = {}, {}, {}, {}, {}, {}
 
--- Write-back cache of the batch's string states: a key decided twice in one batch (a hot
--- subject) is read once and written once, at the end (flush).
-local written = {}  -- key -> packed state to write, or false to delete
-local ttlOf = {}    -- key -> PX of that write
-local keepTtl = {}  -- key -> every write this batch kept the expiry the key already has
-local dirty = {}    -- keys written, in first-write order
-
-local function read(key)
-  local raw = written[key]
-  if raw == nil then raw = redis.call('GET', key) end
-  return raw
-end
-
-local function stage(key, raw, ttl, keep, pad)
-  if ttl <= 0 then raw = false end
-  if written[key] == nil then
-    dirty[#dirty + 1] = key
-    keepTtl[key] = keep
-  else
-    keepTtl[key] = keepTtl[key] and keep
-  end
-  written[key] = raw
-  ttlOf[key] = ceil(ttl) + pad
-end
-
-local function flush()
-  for j = 1, #dirty do
-    local key = dirty[j]
-    local raw = written[key]
-    if not raw then redis.call('DEL', key)
-    elseif keepTtl[key] then redis.call('SET', key, raw, 'KEEPTTL') -- cheaper than PX (no expiry rewrite)
-    else redis.call('SET', key, raw, 'PX', ttlOf[key]) end
-  end
-end
-
 -- fixed-window, state <dd> start count; the key expires when its window ends
-local function fixedWindow(i, key, limit, w, cost, now)
+local function fixedWindow(i, key, field, limit, w, cost, now)
   local start = floor(now / w) * w
-  local count, keep = 0, false
+  local count = 0
   RAW[i] = ''
-  local raw = read(key)
+  local raw = read(key, field)
   if raw then
-    local s, c = unpack('<dd', raw)
+    local s, c = sunpack('<dd', raw)
     if s + w - now > 0 then
       RAW[i] = raw
-      if s == start then count = c; keep = true end
+      if s == start then count = c end
     end
   end
   local fits = count + cost <= limit
@@ -77,22 +41,22 @@ local function fixedWindow(i, key, limit, w, cost, now)
     if cost > limit then retry = INF else retry = start + w - now end
   end
   FITS[i], RETRY[i], CROSSED[i] = fits, retry, count <= limit
-  NEXT[i], TTL[i], KEEP[i] = pack('<dd', start, count + cost), start + w - now, keep
+  NEXT[i], TTL[i] = spack('<dd', start, count + cost), start + w - now
   local used = count + cost
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), reset
   U0[i], R0[i], Z0[i] = count, max(0, limit - count), reset
 end
 
 -- quota, state <ddd> start end count; [qs, qe) is the calendar period holding now
-local function quota(i, key, limit, cost, now, qs, qe)
-  local count, keep = 0, false
+local function quota(i, key, field, limit, cost, now, qs, qe)
+  local count = 0
   RAW[i] = ''
-  local raw = read(key)
+  local raw = read(key, field)
   if raw then
-    local s, e, c = unpack('<ddd', raw)
+    local s, e, c = sunpack('<ddd', raw)
     if e - now > 0 then
       RAW[i] = raw
-      if s == qs then count = c; keep = e == qe end
+      if s == qs then count = c end
     end
   end
   local fits = count + cost <= limit
@@ -101,7 +65,7 @@ local function quota(i, key, limit, cost, now, qs, qe)
     if cost > limit then retry = INF else retry = qe - now end
   end
   FITS[i], RETRY[i], CROSSED[i] = fits, retry, count <= limit
-  NEXT[i], TTL[i], KEEP[i] = pack('<ddd', qs, qe, count + cost), qe - now, keep
+  NEXT[i], TTL[i] = spack('<ddd', qs, qe, count + cost), qe - now
   local used = count + cost
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), qe - now
   U0[i], R0[i], Z0[i] = count, max(0, limit - count), qe - now
@@ -128,12 +92,12 @@ end
 local function slidingUsed(current, previous, previousLast, elapsed, w, now)
   return max(0, ceil(estimate(current, previous, previousLast, elapsed, w, now) - 1e-9))
 end
-local function slidingWindow(i, key, limit, w, cost, now)
+local function slidingWindow(i, key, field, limit, w, cost, now)
   local s, c, p, l, pl -- s = nil: no live state
   RAW[i] = ''
-  local raw = read(key)
+  local raw = read(key, field)
   if raw then
-    s, c, p, l, pl = unpack('<ddddd', raw)
+    s, c, p, l, pl = sunpack('<ddddd', raw)
     if s + 2 * w - now > 0 then RAW[i] = raw else s = nil end
   end
   local start, current, previous, last, previousLast, elapsed = slidingCounts(s, c, p, l, pl, w, now)
@@ -160,8 +124,8 @@ local function slidingWindow(i, key, limit, w, cost, now)
   end
   FITS[i], RETRY[i] = fits, retry
   CROSSED[i] = estimate(current, previous, previousLast, elapsed, w, now) + 0 <= limit
-  NEXT[i] = pack('<ddddd', start, current + cost, previous, nextLast, previousLast)
-  TTL[i], KEEP[i] = start + 2 * w - now, s == start
+  NEXT[i] = spack('<ddddd', start, current + cost, previous, nextLast, previousLast)
+  TTL[i] = start + 2 * w - now
   local used = slidingUsed(current + cost, previous, previousLast, elapsed, w, now)
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), start + w - now
   used = slidingUsed(current, previous, previousLast, elapsed, w, now)
@@ -178,17 +142,16 @@ end
 local function tokenUsed(debt, interval)
   return max(0, ceil((debt - slack(interval)) / interval))
 end
-local function tokenBucket(i, key, limit, w, cap, cost, now)
+local function tokenBucket(i, key, field, limit, w, cap, cost, now)
   local interval = w / limit
-  local tat, debt, keep = now, 0, false
+  local tat, debt = now, 0
   RAW[i] = ''
-  local raw = read(key)
+  local raw = read(key, field)
   if raw then
-    local t = unpack('<d', raw)
+    local t = sunpack('<d', raw)
     if t - now > 0 then
       RAW[i] = raw
       tat, debt = max(t, now), max(0, t - now)
-      keep = cost == 0
     end
   end
   local fits, nextTat, allowAt = tokenFits(tat, cap, interval, cost, now)
@@ -197,7 +160,7 @@ local function tokenBucket(i, key, limit, w, cap, cost, now)
     if cost > cap then retry = INF else retry = allowAt - now end
   end
   FITS[i], RETRY[i], CROSSED[i] = fits, retry, (tokenFits(tat, cap, interval, 0, now))
-  NEXT[i], TTL[i], KEEP[i] = pack('<d', nextTat), nextTat - now, keep
+  NEXT[i], TTL[i] = spack('<d', nextTat), nextTat - now
   local after = max(0, nextTat - now)
   local used = tokenUsed(after, interval)
   U1[i], R1[i], Z1[i] = used, max(0, cap - used), after
@@ -225,71 +188,71 @@ end
  * The batch is one packed binary argument (see batch-codec.ts), so the client sends two
  * arguments and Redis builds two strings, whatever the batch size.
  */
-export const DECIDE = `${LUA_COMMON}${LUA_LEASES}${LUA_EVALUATORS}
--- KEYS: one counter key per item, decisions and their items in order
+export const DECIDE = `${LUA_COMMON}${LUA_LEASES}${LUA_SUBJECT_HASHES}${LUA_EVALUATORS}
+-- KEYS: the batch's distinct keys (subject hashes, lease ZSETs); items refer to them by index
 local pad = tonumber(ARGV[1])  -- ms added to every TTL (testing clock only; 0 otherwise)
 local batch = ARGV[2]          -- per decision <BBHd> charge report n now, then n items (below)
-local ALG, MONITOR = {}, {}
+local ALG, MONITOR, KEY, FIELD = {}, {}, {}, {}
 local out = {}
-local pos, k = 1, 1            -- batch and KEYS cursors
+local pos = 1                  -- batch cursor
 local sharedNow = nil
 while pos <= #batch do
   local charge, report, n, now
-  charge, report, n, now, pos = unpack('<BBHd', batch, pos)
+  charge, report, n, now, pos = sunpack('<BBHd', batch, pos)
   if now ~= now then           -- NaN: Redis TIME, read once per batch
     if sharedNow == nil then sharedNow = redisTime() end
     now = sharedNow
   end
   local enforcedFit = true
   for i = 1, n do
-    -- the limit's static part <c1dddB> (cached per limit by the client), then <dHc0> cost lease
-    local alg, limit, w, cap, monitor, cost, lease
-    alg, limit, w, cap, monitor, cost, lease, pos = unpack('<c1dddBdHc0', batch, pos)
-    local key = KEYS[k + i - 1]
-    if alg == 'f' then fixedWindow(i, key, limit, w, cost, now)
-    elseif alg == 't' then tokenBucket(i, key, limit, w, cap, cost, now)
-    elseif alg == 's' then slidingWindow(i, key, limit, w, cost, now)
+    -- <H> the key's index in KEYS, the limit's static part <c1dddB> (alg limit window capacity
+    -- monitor, cached per limit by the client), <d> cost, <Hc0> lease id, <Bc0> field in the hash
+    local ki, alg, limit, w, cap, monitor, cost, lease, field
+    ki, alg, limit, w, cap, monitor, cost, lease, field, pos = sunpack('<Hc1dddBdHc0Bc0', batch, pos)
+    local key = KEYS[ki]
+    if alg == 'f' then fixedWindow(i, key, field, limit, w, cost, now)
+    elseif alg == 't' then tokenBucket(i, key, field, limit, w, cap, cost, now)
+    elseif alg == 's' then slidingWindow(i, key, field, limit, w, cost, now)
     elseif alg == 'c' then leases(i, key, limit, w, cost, now, lease)
     else
       -- quota: <dddddd> previous, current and next calendar period around the client's clock
       -- (Lua has no time zones); the one holding the store's now is used
       local s1, e1, s2, e2, s3, e3
-      s1, e1, s2, e2, s3, e3, pos = unpack('<dddddd', batch, pos)
+      s1, e1, s2, e2, s3, e3, pos = sunpack('<dddddd', batch, pos)
       local qs, qe = s3, e3
       if s2 <= now and now < e2 then qs, qe = s2, e2
       elseif s1 <= now and now < e1 then qs, qe = s1, e1
       elseif not (s3 <= now and now < e3) then
         error('tollgate: quota period bounds do not contain the store time (clock skew above one period?)')
       end
-      quota(i, key, limit, cost, now, qs, qe)
+      quota(i, key, field, limit, cost, now, qs, qe)
     end
-    ALG[i], MONITOR[i] = alg, monitor == 1
+    ALG[i], MONITOR[i], KEY[i], FIELD[i] = alg, monitor == 1, key, field
     if not FITS[i] and monitor == 0 then enforcedFit = false end
   end
   local charged = charge == 1 and enforcedFit
   -- The answer is packed little-endian binary (see batch-codec.ts), one string for the whole batch.
-  out[#out + 1] = pack('<dB', now, charged and 1 or 0)
+  out[#out + 1] = spack('<dB', now, charged and 1 or 0)
   for i = 1, n do
-    local key, fits = KEYS[k + i - 1], FITS[i]
+    local fits = FITS[i]
     -- A monitor crosses when this charge goes over and the counter was not over before it.
     local crossed = charged and MONITOR[i] and not fits and CROSSED[i]
-    local state = ''
+    local state = '' -- the state written, for undo
     if charged then
-      if ALG[i] == 'c' then C.write(key, NEXT[i], now, pad)
+      if ALG[i] == 'c' then C.write(KEY[i], NEXT[i], now, pad)
       else
-        stage(key, NEXT[i], TTL[i], KEEP[i], pad)
-        state = written[key] or ''
+        stage(KEY[i], FIELD[i], NEXT[i], TTL[i], now, pad)
+        if TTL[i] > 0 then state = NEXT[i] end
       end
-      out[#out + 1] = pack('<BBdddd', fits and 1 or 0, crossed and 1 or 0, U1[i], R1[i], Z1[i], RETRY[i])
+      out[#out + 1] = spack('<BBdddd', fits and 1 or 0, crossed and 1 or 0, U1[i], R1[i], Z1[i], RETRY[i])
     else
-      out[#out + 1] = pack('<BBdddd', fits and 1 or 0, 0, U0[i], R0[i], Z0[i], RETRY[i])
+      out[#out + 1] = spack('<BBdddd', fits and 1 or 0, 0, U0[i], R0[i], Z0[i], RETRY[i])
     end
     if report == 1 then
       -- multi-slot decisions: the uncharged view and the raw states before and after, for undo
-      out[#out + 1] = pack('<dddH', U0[i], R0[i], Z0[i], #RAW[i]) .. RAW[i] .. pack('<H', #state) .. state
+      out[#out + 1] = spack('<dddH', U0[i], R0[i], Z0[i], #RAW[i]) .. RAW[i] .. spack('<H', #state) .. state
     end
   end
-  k = k + n
 end
 flush()
 return table.concat(out)

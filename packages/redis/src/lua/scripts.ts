@@ -1,14 +1,14 @@
-import { LUA_ADJUST, LUA_COMMON, LUA_LEASES } from "./algorithms.js";
+import { LUA_ADJUST, LUA_COMMON, LUA_LEASES, LUA_SUBJECT_HASHES } from "./algorithms.js";
 
 export { DECIDE } from "./decide.js";
 
 /** Fields each adjusted item takes in ARGV (see ADJUST). */
-export const ADJUST_ITEM_FIELDS = 8;
+export const ADJUST_ITEM_FIELDS = 9;
 
 /** Settles charges (refund or extra charge) with each algorithm's `adjust`. */
-export const ADJUST = `${LUA_COMMON}${LUA_ADJUST}
--- KEYS: one counter key per item
-local pad = tonumber(ARGV[1])    -- ms added to every PEXPIRE (testing clock only)
+export const ADJUST = `${LUA_COMMON}${LUA_SUBJECT_HASHES}${LUA_ADJUST}
+-- KEYS: the subject hash of each item
+local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
 local now = clockOf(ARGV[2])     -- '' = Redis TIME
 local a = 3
 for i = 1, #KEYS do
@@ -21,20 +21,22 @@ for i = 1, #KEYS do
     pickPeriod(it, ARGV[a + 6], now)        -- period bounds around the client's clock
     it.cs = tonumber(ARGV[a + 7])           -- start of the period containing chargedAt
   end
+  local field = ARGV[a + 8]                 -- the counter's field in the hash
   a = a + ${ADJUST_ITEM_FIELDS}
   if it.alg ~= 'c' then
-    local st = readString(KEYS[i], it, now)
+    local st = readString(KEYS[i], field, it, now)
     local nxt = A[it.alg].adjust(st, it, delta, now, chargedAt)
-    if nxt ~= st then writeString(KEYS[i], it, nxt, now, pad) end
+    if nxt ~= st then writeString(KEYS[i], field, it, nxt, now, pad) end
   end
 end
+flush()
 return 1
 `;
 
 /** Frees concurrency leases. */
 export const RELEASE = `${LUA_COMMON}${LUA_LEASES}
 -- KEYS: one concurrency key per lease
-local pad = tonumber(ARGV[1])    -- ms added to every PEXPIRE (testing clock only)
+local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
 local now = clockOf(ARGV[2])     -- '' = Redis TIME
 for i = 1, #KEYS do
   C.release(KEYS[i], ARGV[i + 2], now, pad)  -- ARGV[i+2]: the lease id of KEYS[i]
@@ -43,16 +45,16 @@ return 1
 `;
 
 /** Fields each undone item takes in ARGV (see UNDO). */
-export const UNDO_ITEM_FIELDS = 11;
+export const UNDO_ITEM_FIELDS = 12;
 
 /**
  * Takes back one slot group's charge when another group of the same decision denied (Redis
  * Cluster). When nobody wrote the counter since, its previous state is restored exactly;
  * otherwise the cost is refunded with the algorithm's adjust, which never over-admits.
  */
-export const UNDO = `${LUA_COMMON}${LUA_LEASES}${LUA_ADJUST}
--- KEYS: one counter key per item
-local pad = tonumber(ARGV[1])    -- ms added to every PEXPIRE (testing clock only)
+export const UNDO = `${LUA_COMMON}${LUA_LEASES}${LUA_SUBJECT_HASHES}${LUA_ADJUST}
+-- KEYS: per item, its subject hash (its lease ZSET for concurrency)
+local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
 local now = clockOf(ARGV[2])     -- '' = Redis TIME
 local a = 3
 for i = 1, #KEYS do
@@ -68,21 +70,22 @@ for i = 1, #KEYS do
     pickPeriod(it, ARGV[a + 9], now)        -- period bounds around the client's clock
     it.cs = tonumber(ARGV[a + 10])          -- start of the period containing chargedAt
   end
+  local field = ARGV[a + 11]                -- the counter's field in the hash
   a = a + ${UNDO_ITEM_FIELDS}
   if it.alg == 'c' then
     if lease ~= '' then C.release(KEYS[i], lease, now, pad) end
   elseif cost > 0 then
-    local raw = redis.call('GET', KEYS[i])
-    if raw == written then
+    if read(KEYS[i], field) == written then
       local st = nil
       if before ~= '' then st = A[it.alg].decode(before) end
-      writeString(KEYS[i], it, st, now, pad)
+      writeString(KEYS[i], field, it, st, now, pad)
     else
-      local st = readString(KEYS[i], it, now)
+      local st = readString(KEYS[i], field, it, now)
       local nxt = A[it.alg].adjust(st, it, -cost, now, chargedAt)
-      if nxt ~= st then writeString(KEYS[i], it, nxt, now, pad) end
+      if nxt ~= st then writeString(KEYS[i], field, it, nxt, now, pad) end
     end
   end
 end
+flush()
 return 1
 `;
