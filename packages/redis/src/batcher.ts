@@ -17,6 +17,12 @@ export interface Part extends EncodedDecision {
 export interface BatchOptions {
   /** Decisions per script call at most (a call blocks Redis while it runs). Default 128. */
   maxDecisions?: number;
+  /**
+   * Limits (items) per script call at most. Default 256: past that, larger scripts cost Redis
+   * more per item (bigger Lua tables and garbage) and hold it longer, while smaller batches in
+   * flight keep Redis and the client working in parallel.
+   */
+  maxItems?: number;
   /** false sends every decision on its own. Default true. */
   enabled?: boolean;
 }
@@ -28,9 +34,10 @@ export interface BatchOptions {
  * has just started the next decisions), never on a timer: a lone decision waits for nothing.
  */
 export class Batcher {
-  private readonly queues = new Map<number, Part[]>();
+  private readonly queues = new Map<number, { parts: Part[]; items: number }>();
   private scheduled = false;
   private readonly maxDecisions: number;
+  private readonly maxItems: number;
   private readonly enabled: boolean;
   /** Script calls made (tests and benches read it). */
   calls = 0;
@@ -41,6 +48,7 @@ export class Batcher {
     options: BatchOptions = {},
   ) {
     this.maxDecisions = Math.max(1, options.maxDecisions ?? 128);
+    this.maxItems = Math.max(1, options.maxItems ?? 256);
     this.enabled = options.enabled ?? true;
   }
 
@@ -51,13 +59,14 @@ export class Batcher {
     }
     let queue = this.queues.get(part.slot);
     if (queue === undefined) {
-      queue = [];
+      queue = { parts: [], items: 0 };
       this.queues.set(part.slot, queue);
     }
-    queue.push(part);
-    if (queue.length >= this.maxDecisions) {
+    queue.parts.push(part);
+    queue.items += part.items.length;
+    if (queue.parts.length >= this.maxDecisions || queue.items >= this.maxItems) {
       this.queues.delete(part.slot);
-      this.send(queue);
+      this.send(queue.parts);
     } else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -66,7 +75,7 @@ export class Batcher {
 
   private readonly flush = () => {
     this.scheduled = false;
-    for (const queue of this.queues.values()) this.send(queue);
+    for (const queue of this.queues.values()) this.send(queue.parts);
     this.queues.clear();
   };
 

@@ -62,7 +62,7 @@ interface Prepared {
   keys: string[];
   /** Its field in the subject's hash ('' for concurrency). */
   fields: string[];
-  /** Its identity (`counterKey`), for the deny cache. */
+  /** Its identity (`counterKey`), for the deny cache ('' without one). */
   ids: string[];
   slots: number[];
 }
@@ -108,8 +108,9 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
       const ref = refs[i] as CounterRef;
       const subject = subjects.get(ref.limit.per, ref.id);
       const field = counterHash(ref.counter);
-      const id = `${subject.key}:${field}`; // counterKey(prefix, tag, counter)
       const leases = ref.limit.algorithm === "concurrency";
+      // counterKey(prefix, tag, counter): the lease ZSET, and the deny cache's name for a counter
+      const id = leases || denials ? `${subject.key}:${field}` : "";
       ids[i] = id;
       keys[i] = leases ? id : subject.key;
       fields[i] = leases ? "" : field;

@@ -75,7 +75,7 @@ describe.skipIf(skip)("redis store on a real server", () => {
     expect((await limiter.check({ subject: { user: "t" } })).allowed).toBe(true);
     const keys = await raw.keys(`${prefix}:*`);
     expect(keys.length).toBe(2);
-    expect(await raw.hlen(keys.find((key) => key.endsWith("}")) as string)).toBe(5); // 4 states + expiry
+    expect(await raw.hlen(keys.find((key) => key.endsWith("}")) as string)).toBe(4); // fw, sw, tb, q
     for (const key of keys) {
       const ttl = await raw.pttl(key);
       expect(ttl).toBeGreaterThan(0);

@@ -90,63 +90,76 @@ end
 
 /**
  * A subject's string states live in one hash, `prefix:{kind:id}`: field = the counter's hash,
- * value = its packed state, and field `~` = the store time the hash must live until (the latest
- * end among its states). One hash per subject turns a decision over 5 limits into one read and
- * one write instead of ten commands. A script loads each hash it touches once (HGETALL), works
- * on the copy, and writes each changed hash back once (flush): a hot subject decided 100 times
- * in one batch costs one read and one write. HSET keeps the key's TTL; PEXPIRE runs only when a
- * state must outlive the hash's current end.
+ * value = its packed state. One hash per subject makes a decision over 5 limits one write (HSET
+ * of 5 fields) instead of five SETs. A script reads each field once (HGET, cached) and writes each
+ * changed hash once, at the end (flush): a hot subject decided 100 times in one batch costs one
+ * read and one write. HSET keeps the key's TTL, so a write whose state ends no later than the
+ * state it replaces (same window) leaves the TTL alone; any other write reads PTTL once per hash
+ * and extends it only when the new state outlives it (the hash lives as long as its longest state).
  */
 export const LUA_SUBJECT_HASHES = `
-local EXPIRY = '~'   -- not base64url, so never a counter's field
-local loaded = {}    -- key -> { field -> packed state }, as this script sees it
-local liveUntil = {} -- key -> store time the hash lives until (its '~' field)
-local changed = {}   -- key -> { field -> packed state, or false to delete }
-local extend = {}    -- key -> PX to set when a state outlives liveUntil
-local order = {}     -- keys changed, in first-change order
+local cache = {}  -- key -> { field -> packed state, or false when absent or deleted }
+local dirty = {}  -- key -> fields changed (repeats allowed: flush writes each field's last state)
+local order = {}  -- keys changed, in first-change order
+local pttl = {}   -- key -> ms the hash lives for (PTTL; negative: no key or no TTL), once read
+local extend = {} -- key -> PX to set at flush, when a state outlives the hash
 
-local function load(key)
-  local fields = {}
-  local flat = redis.call('HGETALL', key)
-  for j = 1, #flat, 2 do fields[flat[j]] = flat[j + 1] end
-  loaded[key] = fields
-  if fields[EXPIRY] then liveUntil[key] = struct.unpack('<d', fields[EXPIRY]) end
-  return fields
-end
-
--- the packed state of a counter, or nil
+-- the packed state of a counter, or false
 local function read(key, field)
-  return (loaded[key] or load(key))[field]
+  local fields = cache[key]
+  if fields == nil then fields = {}; cache[key] = fields end
+  local raw = fields[field]
+  if raw == nil then
+    raw = redis.call('HGET', key, field)
+    fields[field] = raw
+  end
+  return raw
 end
 
--- records a counter's new state (false or ttl <= 0 deletes it), written by flush()
-local function stage(key, field, raw, ttl, now, pad)
-  local fields = loaded[key] or load(key)
-  local writes = changed[key]
-  if writes == nil then
-    writes = {}
-    changed[key] = writes
+-- records a counter's new state (false, or ttl <= 0, deletes it); keep: it ends no later than
+-- the live state it replaces, so the hash already lives long enough
+local function stage(key, field, raw, ttl, keep, pad)
+  if ttl <= 0 then raw = false end
+  local fields = cache[key]
+  if fields == nil then fields = {}; cache[key] = fields end
+  fields[field] = raw
+  local list = dirty[key]
+  if list == nil then
+    list = {}
+    dirty[key] = list
     order[#order + 1] = key
   end
-  if ttl <= 0 then raw = false end
-  fields[field] = raw or nil
-  writes[field] = raw
-  if raw and now + ttl > (liveUntil[key] or -INF) then
-    liveUntil[key] = now + ttl
-    extend[key] = math.ceil(ttl) + pad
+  list[#list + 1] = field
+  if raw and not keep then
+    local px = math.ceil(ttl) + pad
+    local left = pttl[key]
+    if left == nil then left = redis.call('PTTL', key) end
+    if px > left then
+      left = px
+      extend[key] = px
+    end
+    pttl[key] = left
   end
 end
 
 local function flush()
   for j = 1, #order do
     local key = order[j]
-    local sets, dels = { key }, { key }
-    for field, raw in pairs(changed[key]) do
-      if raw then sets[#sets + 1] = field; sets[#sets + 1] = raw else dels[#dels + 1] = field end
+    local fields, list = cache[key], dirty[key]
+    local sets, dels = { key }, nil
+    for _, field in ipairs(list) do
+      local raw = fields[field]
+      if raw then
+        sets[#sets + 1] = field
+        sets[#sets + 1] = raw
+      else
+        dels = dels or { key }
+        dels[#dels + 1] = field
+      end
     end
-    if extend[key] then sets[#sets + 1] = EXPIRY; sets[#sets + 1] = struct.pack('<d', liveUntil[key]) end
-    if #sets > 1 then redis.call('HSET', unpack(sets)) end
-    if #dels > 1 then redis.call('HDEL', unpack(dels)) end
+    if #sets == 3 then redis.call('HSET', key, sets[2], sets[3]) -- one field: skip unpack
+    elseif #sets > 1 then redis.call('HSET', unpack(sets)) end
+    if dels then redis.call('HDEL', unpack(dels)) end
     if extend[key] then redis.call('PEXPIRE', key, extend[key]) end
   end
 end
@@ -252,8 +265,8 @@ local function readString(key, field, it, now)
 end
 
 local function writeString(key, field, it, st, now, pad)
-  if st == nil then stage(key, field, false, 0, now, pad); return end
-  stage(key, field, A[it.alg].encode(st), A[it.alg].ttl(st, it, now), now, pad)
+  if st == nil then stage(key, field, false, 0, false, pad); return end
+  stage(key, field, A[it.alg].encode(st), A[it.alg].ttl(st, it, now), false, pad)
 end
 
 -- quota bounds "s1 e1 s2 e2 s3 e3" (previous, current, next period around the client's clock):

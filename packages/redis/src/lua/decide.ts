@@ -7,7 +7,8 @@ import { LUA_COMMON, LUA_LEASES, LUA_SUBJECT_HASHES } from "./algorithms.js";
  * (reused by every decision of the batch), instead of building state and item tables:
  *
  *   FITS, RETRY            the item's answer to this charge
- *   NEXT, TTL              the state to write when the decision charges (packed) and its TTL
+ *   NEXT, TTL, KEEP        the state to write when the decision charges (packed), its TTL, and
+ *                          whether it ends no later than the live state it replaces
  *   U1 R1 Z1 / U0 R0 Z0    used, remaining, resetMs if the decision charges / if it does not
  *   CROSSED                monitors only: whether the counter fitted before this charge
  *   RAW                    the unexpired state read ('' = none), for multi-slot undo
@@ -18,20 +19,20 @@ import { LUA_COMMON, LUA_LEASES, LUA_SUBJECT_HASHES } from "./algorithms.js";
 const LUA_EVALUATORS = `
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 local spack, sunpack = struct.pack, struct.unpack
-local FITS, RETRY, NEXT, TTL, CROSSED, RAW = {}, {}, {}, {}, {}, {}
+local FITS, RETRY, NEXT, TTL, KEEP, CROSSED, RAW = {}, {}, {}, {}, {}, {}, {}
 local U1, R1, Z1, U0, R0, Z0 = {}, {}, {}, {}, {}, {}
 
 -- fixed-window, state <dd> start count; the key expires when its window ends
 local function fixedWindow(i, key, field, limit, w, cost, now)
   local start = floor(now / w) * w
-  local count = 0
+  local count, keep = 0, false
   RAW[i] = ''
   local raw = read(key, field)
   if raw then
     local s, c = sunpack('<dd', raw)
     if s + w - now > 0 then
       RAW[i] = raw
-      if s == start then count = c end
+      if s == start then count, keep = c, true end
     end
   end
   local fits = count + cost <= limit
@@ -41,7 +42,7 @@ local function fixedWindow(i, key, field, limit, w, cost, now)
     if cost > limit then retry = INF else retry = start + w - now end
   end
   FITS[i], RETRY[i], CROSSED[i] = fits, retry, count <= limit
-  NEXT[i], TTL[i] = spack('<dd', start, count + cost), start + w - now
+  NEXT[i], TTL[i], KEEP[i] = spack('<dd', start, count + cost), start + w - now, keep
   local used = count + cost
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), reset
   U0[i], R0[i], Z0[i] = count, max(0, limit - count), reset
@@ -49,14 +50,14 @@ end
 
 -- quota, state <ddd> start end count; [qs, qe) is the calendar period holding now
 local function quota(i, key, field, limit, cost, now, qs, qe)
-  local count = 0
+  local count, keep = 0, false
   RAW[i] = ''
   local raw = read(key, field)
   if raw then
     local s, e, c = sunpack('<ddd', raw)
     if e - now > 0 then
       RAW[i] = raw
-      if s == qs then count = c end
+      if s == qs then count, keep = c, qe <= e end
     end
   end
   local fits = count + cost <= limit
@@ -65,7 +66,7 @@ local function quota(i, key, field, limit, cost, now, qs, qe)
     if cost > limit then retry = INF else retry = qe - now end
   end
   FITS[i], RETRY[i], CROSSED[i] = fits, retry, count <= limit
-  NEXT[i], TTL[i] = spack('<ddd', qs, qe, count + cost), qe - now
+  NEXT[i], TTL[i], KEEP[i] = spack('<ddd', qs, qe, count + cost), qe - now, keep
   local used = count + cost
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), qe - now
   U0[i], R0[i], Z0[i] = count, max(0, limit - count), qe - now
@@ -125,7 +126,7 @@ local function slidingWindow(i, key, field, limit, w, cost, now)
   FITS[i], RETRY[i] = fits, retry
   CROSSED[i] = estimate(current, previous, previousLast, elapsed, w, now) + 0 <= limit
   NEXT[i] = spack('<ddddd', start, current + cost, previous, nextLast, previousLast)
-  TTL[i] = start + 2 * w - now
+  TTL[i], KEEP[i] = start + 2 * w - now, s == start
   local used = slidingUsed(current + cost, previous, previousLast, elapsed, w, now)
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), start + w - now
   used = slidingUsed(current, previous, previousLast, elapsed, w, now)
@@ -144,14 +145,14 @@ local function tokenUsed(debt, interval)
 end
 local function tokenBucket(i, key, field, limit, w, cap, cost, now)
   local interval = w / limit
-  local tat, debt = now, 0
+  local tat, debt, last = now, 0, -INF -- last: when the live state ended
   RAW[i] = ''
   local raw = read(key, field)
   if raw then
     local t = sunpack('<d', raw)
     if t - now > 0 then
       RAW[i] = raw
-      tat, debt = max(t, now), max(0, t - now)
+      tat, debt, last = max(t, now), max(0, t - now), t
     end
   end
   local fits, nextTat, allowAt = tokenFits(tat, cap, interval, cost, now)
@@ -160,7 +161,7 @@ local function tokenBucket(i, key, field, limit, w, cap, cost, now)
     if cost > cap then retry = INF else retry = allowAt - now end
   end
   FITS[i], RETRY[i], CROSSED[i] = fits, retry, (tokenFits(tat, cap, interval, 0, now))
-  NEXT[i], TTL[i] = spack('<d', nextTat), nextTat - now
+  NEXT[i], TTL[i], KEEP[i] = spack('<d', nextTat), nextTat - now, nextTat <= last
   local after = max(0, nextTat - now)
   local used = tokenUsed(after, interval)
   U1[i], R1[i], Z1[i] = used, max(0, cap - used), after
@@ -241,7 +242,7 @@ while pos <= #batch do
     if charged then
       if ALG[i] == 'c' then C.write(KEY[i], NEXT[i], now, pad)
       else
-        stage(KEY[i], FIELD[i], NEXT[i], TTL[i], now, pad)
+        stage(KEY[i], FIELD[i], NEXT[i], TTL[i], KEEP[i], pad)
         if TTL[i] > 0 then state = NEXT[i] end
       end
       out[#out + 1] = spack('<BBdddd', fits and 1 or 0, crossed and 1 or 0, U1[i], R1[i], Z1[i], RETRY[i])
