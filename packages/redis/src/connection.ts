@@ -24,8 +24,11 @@ export interface Connection {
   cluster: boolean;
   /** We created the client, so we close it. */
   owned: boolean;
-  /** Resolves once the client has been ready once (the first commands wait for the handshake). */
-  ready(): Promise<void>;
+  /**
+   * Resolves once the client has been ready once (the first commands wait for the handshake);
+   * undefined when it has been already, so the hot path skips an await.
+   */
+  ready(): Promise<void> | undefined;
 }
 
 function parseNode(node: string): { host: string; port: number } {
@@ -65,9 +68,10 @@ export function connect(options: ConnectionOptions): Connection {
     cluster,
     owned,
     ready() {
-      if (wasReady || client.status === "ready") {
+      if (wasReady) return undefined;
+      if (client.status === "ready") {
         wasReady = true;
-        return Promise.resolve();
+        return undefined;
       }
       waiting ??= new Promise<void>((resolve) => {
         client.once("ready", () => {

@@ -14,7 +14,7 @@ import { Batcher, type BatchOptions, type PartResult } from "./batcher.js";
 import { algCode, quotaBounds, quotaStart } from "./codec.js";
 import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
-import { counterHash, SubjectMemo, validatePrefix } from "./keys.js";
+import { counterHash, type Subject, SubjectMemo, validatePrefix } from "./keys.js";
 import { ADJUST, RELEASE, UNDO } from "./lua/scripts.js";
 import { run, script } from "./script.js";
 
@@ -104,9 +104,14 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     const fields = new Array<string>(n);
     const ids = new Array<string>(n);
     const slots = new Array<number>(n);
+    let subject: Subject | undefined;
     for (let i = 0; i < n; i++) {
       const ref = refs[i] as CounterRef;
-      const subject = subjects.get(ref.limit.per, ref.id);
+      const previous = i > 0 ? (refs[i - 1] as CounterRef) : undefined;
+      // A request's limits usually name one subject again and again: look it up once.
+      if (subject === undefined || ref.id !== previous?.id || ref.limit.per !== previous.limit.per) {
+        subject = subjects.get(ref.limit.per, ref.id);
+      }
       const field = counterHash(ref.counter);
       const leases = ref.limit.algorithm === "concurrency";
       // counterKey(prefix, tag, counter): the lease ZSET, and the deny cache's name for a counter
@@ -237,7 +242,8 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
       const cached = denials.lookup(signature, storeNow());
       if (cached) return cached;
     }
-    await connection.ready();
+    const handshake = connection.ready();
+    if (handshake) await handshake;
     const sentAt = localNow();
     const now = clock ? clock.now() : Number.NaN; // NaN: the script reads Redis TIME
     const at = clock ? now : sentAt;
@@ -259,7 +265,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
           reject,
         });
       });
-      result = { now: part.now, charged: part.charged, outcomes: part.outcomes };
+      result = part; // no undo report asked, so exactly { now, charged, outcomes }
     } else {
       result = await decideSpread(request, where, groups(slots), now, at);
     }

@@ -98,8 +98,9 @@ end
  * and extends it only when the new state outlives it (the hash lives as long as its longest state).
  */
 export const LUA_SUBJECT_HASHES = `
-local cache = {}  -- key -> { field -> packed state, or false when absent or deleted }
-local dirty = {}  -- key -> fields changed (repeats allowed: flush writes each field's last state)
+-- key -> { field -> packed state, or false when absent or deleted; [1..n] = fields changed, in
+-- order (repeats allowed: flush writes each field's last state) }
+local cache = {}
 local order = {}  -- keys changed, in first-change order
 local pttl = {}   -- key -> ms the hash lives for (PTTL; negative: no key or no TTL), once read
 local extend = {} -- key -> PX to set at flush, when a state outlives the hash
@@ -123,13 +124,9 @@ local function stage(key, field, raw, ttl, keep, pad)
   local fields = cache[key]
   if fields == nil then fields = {}; cache[key] = fields end
   fields[field] = raw
-  local list = dirty[key]
-  if list == nil then
-    list = {}
-    dirty[key] = list
-    order[#order + 1] = key
-  end
-  list[#list + 1] = field
+  local changes = #fields
+  if changes == 0 then order[#order + 1] = key end
+  fields[changes + 1] = field
   if raw and not keep then
     local px = math.ceil(ttl) + pad
     local left = pttl[key]
@@ -145,9 +142,10 @@ end
 local function flush()
   for j = 1, #order do
     local key = order[j]
-    local fields, list = cache[key], dirty[key]
+    local fields = cache[key]
     local sets, dels = { key }, nil
-    for _, field in ipairs(list) do
+    for n = 1, #fields do
+      local field = fields[n]
       local raw = fields[field]
       if raw then
         sets[#sets + 1] = field
