@@ -493,3 +493,19 @@ describe("update and reset", () => {
     expect(a.limits.map((l) => l.used)).toEqual([1, 0]);
   });
 });
+
+describe("concurrency: acquire and release", () => {
+  it("acquire takes a lease that release gives back", async () => {
+    const clock = manualClock(Date.UTC(2026, 0, 1));
+    const limiter = createLimiter({
+      store: memoryStore({ clock }),
+      clock,
+      limits: [{ name: "in-flight", per: "user", algorithm: "concurrency", limit: 1 }],
+    });
+    const first = await limiter.acquire({ subject: { user: "a" } });
+    expect(first.allowed).toBe(true);
+    expect((await limiter.acquire({ subject: { user: "a" } })).allowed).toBe(false);
+    expect(await limiter.release(first)).toEqual({ applied: true });
+    expect((await limiter.acquire({ subject: { user: "a" } })).allowed).toBe(true);
+  });
+});

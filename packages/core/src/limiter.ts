@@ -76,6 +76,15 @@ export interface Limiter {
   settle(decision: Decision, actualCost: number): Promise<AdjustOutcome>;
   /** Gives back everything an allowed decision charged (the upstream call failed) and releases its leases. */
   refund(decision: Decision): Promise<AdjustOutcome>;
+  /**
+   * `check` under the name concurrency code reads best with: takes a lease on every concurrency
+   * limit (and charges the others); pair it with `release` when the work is done.
+   *
+   * @example
+   * const lease = await limiter.acquire({ subject: { user: "u-42" } });
+   * if (lease.allowed) try { await work() } finally { await limiter.release(lease) }
+   */
+  acquire(input: CheckInput): Promise<Decision>;
   /** Releases the concurrency leases a decision took. */
   release(decision: Decision): Promise<AdjustOutcome>;
   /** Deletes every counter of a subject (all plans and categories), or only those of the named limit. */
@@ -420,6 +429,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
   return {
     check,
     checkSync,
+    acquire: check,
     peek: (input) => check({ ...input, cost: 0, dryRun: true }),
     async settle(decision, actualCost) {
       const actual = validateCost(actualCost);
