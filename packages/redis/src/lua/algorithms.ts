@@ -93,8 +93,9 @@ end
  * value = its packed state. One hash per subject makes a decision over 5 limits one write (HSET
  * of 5 fields) instead of five SETs. A script reads each field once (HGET, cached) and writes each
  * changed hash once, at the end (flush): a hot subject decided 100 times in one batch costs one
- * read and one write. HSET keeps the key's TTL, so a write whose state ends no later than the
- * state it replaces (same window) leaves the TTL alone; any other write reads PTTL once per hash
+ * read and one write. HSET keeps the key's TTL, and the hash already lives as long as any live
+ * state read from it: a write that ends no later than one of those (the same window, or a short
+ * bucket beside an hourly window) leaves the TTL alone; any other write reads PTTL once per hash
  * and extends it only when the new state outlives it (the hash lives as long as its longest state).
  */
 export const LUA_SUBJECT_HASHES = `
@@ -102,8 +103,14 @@ export const LUA_SUBJECT_HASHES = `
 -- order (repeats allowed: flush writes each field's last state) }
 local cache = {}
 local order = {}  -- keys changed, in first-change order
+local liveUntil = {} -- key -> latest end (store time) of a state seen in or written to the hash
 local pttl = {}   -- key -> ms the hash lives for (PTTL; negative: no key or no TTL), once read
 local extend = {} -- key -> PX to set at flush, when a state outlives the hash
+
+-- a live state read from the hash ends at \`ends\`: the hash lives at least that long
+local function seen(key, ends)
+  if ends > (liveUntil[key] or -INF) then liveUntil[key] = ends end
+end
 
 -- the packed state of a counter, or false
 local function read(key, field)
@@ -117,9 +124,8 @@ local function read(key, field)
   return raw
 end
 
--- records a counter's new state (false, or ttl <= 0, deletes it); keep: it ends no later than
--- the live state it replaces, so the hash already lives long enough
-local function stage(key, field, raw, ttl, keep, pad)
+-- records a counter's new state (false, or ttl <= 0, deletes it), which ends at store time \`ends\`
+local function stage(key, field, raw, ttl, ends, pad)
   if ttl <= 0 then raw = false end
   local fields = cache[key]
   if fields == nil then fields = {}; cache[key] = fields end
@@ -127,7 +133,8 @@ local function stage(key, field, raw, ttl, keep, pad)
   local changes = #fields
   if changes == 0 then order[#order + 1] = key end
   fields[changes + 1] = field
-  if raw and not keep then
+  if raw and ends > (liveUntil[key] or -INF) then
+    liveUntil[key] = ends
     local px = math.ceil(ttl) + pad
     local left = pttl[key]
     if left == nil then left = redis.call('PTTL', key) end
@@ -263,8 +270,9 @@ local function readString(key, field, it, now)
 end
 
 local function writeString(key, field, it, st, now, pad)
-  if st == nil then stage(key, field, false, 0, false, pad); return end
-  stage(key, field, A[it.alg].encode(st), A[it.alg].ttl(st, it, now), false, pad)
+  if st == nil then stage(key, field, false, 0, now, pad); return end
+  local ttl = A[it.alg].ttl(st, it, now)
+  stage(key, field, A[it.alg].encode(st), ttl, now + ttl, pad)
 end
 
 -- quota bounds "s1 e1 s2 e2 s3 e3" (previous, current, next period around the client's clock):

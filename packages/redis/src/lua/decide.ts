@@ -7,10 +7,11 @@ import { LUA_COMMON, LUA_LEASES, LUA_SUBJECT_HASHES } from "./algorithms.js";
  * (reused by every decision of the batch), instead of building state and item tables:
  *
  *   FITS, RETRY            the item's answer to this charge
- *   NEXT, TTL, KEEP        the state to write when the decision charges (packed), its TTL, and
- *                          whether it ends no later than the live state it replaces
+ *   NEXT, TTL, END         the state to write when the decision charges (packed), its TTL, and
+ *                          the store time it ends at
  *   U1 R1 Z1 / U0 R0 Z0    used, remaining, resetMs if the decision charges / if it does not
- *   CROSSED                monitors only: whether the counter fitted before this charge
+ *   CROSSED                monitors over their limit only: whether the counter fitted before
+ *                          this charge (the reference's cost-0 re-check)
  *   RAW                    the unexpired state read ('' = none), for multi-slot undo
  *
  * Expressions keep the order of core's reference algorithms (algorithms/*.ts), so both give
@@ -19,20 +20,21 @@ import { LUA_COMMON, LUA_LEASES, LUA_SUBJECT_HASHES } from "./algorithms.js";
 const LUA_EVALUATORS = `
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 local spack, sunpack = struct.pack, struct.unpack
-local FITS, RETRY, NEXT, TTL, KEEP, CROSSED, RAW = {}, {}, {}, {}, {}, {}, {}
+local FITS, RETRY, NEXT, TTL, END, CROSSED, RAW = {}, {}, {}, {}, {}, {}, {}
 local U1, R1, Z1, U0, R0, Z0 = {}, {}, {}, {}, {}, {}
 
 -- fixed-window, state <dd> start count; the key expires when its window ends
 local function fixedWindow(i, key, field, limit, w, cost, now)
   local start = floor(now / w) * w
-  local count, keep = 0, false
+  local count = 0
   RAW[i] = ''
   local raw = read(key, field)
   if raw then
     local s, c = sunpack('<dd', raw)
     if s + w - now > 0 then
       RAW[i] = raw
-      if s == start then count, keep = c, true end
+      seen(key, s + w)
+      if s == start then count = c end
     end
   end
   local fits = count + cost <= limit
@@ -42,7 +44,7 @@ local function fixedWindow(i, key, field, limit, w, cost, now)
     if cost > limit then retry = INF else retry = start + w - now end
   end
   FITS[i], RETRY[i], CROSSED[i] = fits, retry, count <= limit
-  NEXT[i], TTL[i], KEEP[i] = spack('<dd', start, count + cost), start + w - now, keep
+  NEXT[i], TTL[i], END[i] = spack('<dd', start, count + cost), start + w - now, start + w
   local used = count + cost
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), reset
   U0[i], R0[i], Z0[i] = count, max(0, limit - count), reset
@@ -50,14 +52,15 @@ end
 
 -- quota, state <ddd> start end count; [qs, qe) is the calendar period holding now
 local function quota(i, key, field, limit, cost, now, qs, qe)
-  local count, keep = 0, false
+  local count = 0
   RAW[i] = ''
   local raw = read(key, field)
   if raw then
     local s, e, c = sunpack('<ddd', raw)
     if e - now > 0 then
       RAW[i] = raw
-      if s == qs then count, keep = c, qe <= e end
+      seen(key, e)
+      if s == qs then count = c end
     end
   end
   local fits = count + cost <= limit
@@ -66,7 +69,7 @@ local function quota(i, key, field, limit, cost, now, qs, qe)
     if cost > limit then retry = INF else retry = qe - now end
   end
   FITS[i], RETRY[i], CROSSED[i] = fits, retry, count <= limit
-  NEXT[i], TTL[i], KEEP[i] = spack('<ddd', qs, qe, count + cost), qe - now, keep
+  NEXT[i], TTL[i], END[i] = spack('<ddd', qs, qe, count + cost), qe - now, qe
   local used = count + cost
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), qe - now
   U0[i], R0[i], Z0[i] = count, max(0, limit - count), qe - now
@@ -93,13 +96,18 @@ end
 local function slidingUsed(current, previous, previousLast, elapsed, w, now)
   return max(0, ceil(estimate(current, previous, previousLast, elapsed, w, now) - 1e-9))
 end
-local function slidingWindow(i, key, field, limit, w, cost, now)
+local function slidingWindow(i, key, field, limit, w, cost, now, monitor)
   local s, c, p, l, pl -- s = nil: no live state
   RAW[i] = ''
   local raw = read(key, field)
   if raw then
     s, c, p, l, pl = sunpack('<ddddd', raw)
-    if s + 2 * w - now > 0 then RAW[i] = raw else s = nil end
+    if s + 2 * w - now > 0 then
+      RAW[i] = raw
+      seen(key, s + 2 * w)
+    else
+      s = nil
+    end
   end
   local start, current, previous, last, previousLast, elapsed = slidingCounts(s, c, p, l, pl, w, now)
   local fits = estimate(current, previous, previousLast, elapsed, w, now) + cost <= limit
@@ -124,9 +132,11 @@ local function slidingWindow(i, key, field, limit, w, cost, now)
     end
   end
   FITS[i], RETRY[i] = fits, retry
-  CROSSED[i] = estimate(current, previous, previousLast, elapsed, w, now) + 0 <= limit
+  if monitor == 1 and not fits then
+    CROSSED[i] = estimate(current, previous, previousLast, elapsed, w, now) + 0 <= limit
+  end
   NEXT[i] = spack('<ddddd', start, current + cost, previous, nextLast, previousLast)
-  TTL[i], KEEP[i] = start + 2 * w - now, s == start
+  TTL[i], END[i] = start + 2 * w - now, start + 2 * w
   local used = slidingUsed(current + cost, previous, previousLast, elapsed, w, now)
   U1[i], R1[i], Z1[i] = used, max(0, limit - used), start + w - now
   used = slidingUsed(current, previous, previousLast, elapsed, w, now)
@@ -143,16 +153,17 @@ end
 local function tokenUsed(debt, interval)
   return max(0, ceil((debt - slack(interval)) / interval))
 end
-local function tokenBucket(i, key, field, limit, w, cap, cost, now)
+local function tokenBucket(i, key, field, limit, w, cap, cost, now, monitor)
   local interval = w / limit
-  local tat, debt, last = now, 0, -INF -- last: when the live state ended
+  local tat, debt = now, 0
   RAW[i] = ''
   local raw = read(key, field)
   if raw then
     local t = sunpack('<d', raw)
     if t - now > 0 then
       RAW[i] = raw
-      tat, debt, last = max(t, now), max(0, t - now), t
+      seen(key, t)
+      tat, debt = max(t, now), max(0, t - now)
     end
   end
   local fits, nextTat, allowAt = tokenFits(tat, cap, interval, cost, now)
@@ -160,8 +171,9 @@ local function tokenBucket(i, key, field, limit, w, cap, cost, now)
   if not fits then
     if cost > cap then retry = INF else retry = allowAt - now end
   end
-  FITS[i], RETRY[i], CROSSED[i] = fits, retry, (tokenFits(tat, cap, interval, 0, now))
-  NEXT[i], TTL[i], KEEP[i] = spack('<d', nextTat), nextTat - now, nextTat <= last
+  FITS[i], RETRY[i] = fits, retry
+  if monitor == 1 and not fits then CROSSED[i] = (tokenFits(tat, cap, interval, 0, now)) end
+  NEXT[i], TTL[i], END[i] = spack('<d', nextTat), nextTat - now, nextTat
   local after = max(0, nextTat - now)
   local used = tokenUsed(after, interval)
   U1[i], R1[i], Z1[i] = used, max(0, cap - used), after
@@ -170,11 +182,12 @@ local function tokenBucket(i, key, field, limit, w, cap, cost, now)
 end
 
 -- concurrency (leases in a ZSET): rare, so on tables; NEXT holds the lease set to write
-local function leases(i, key, limit, w, cost, now, lease)
+local function leases(i, key, limit, w, cost, now, lease, monitor)
   if lease == '' then lease = 'anonymous-' .. fmt(now) end
   local st = C.read(key, now)
   local fits, nxt, retry = C.charge(st, limit, w, cost, now, lease)
-  FITS[i], RETRY[i], CROSSED[i] = fits, retry, (C.charge(st, limit, w, 0, now, lease))
+  FITS[i], RETRY[i] = fits, retry
+  if monitor == 1 and not fits then CROSSED[i] = (C.charge(st, limit, w, 0, now, lease)) end
   NEXT[i], RAW[i] = nxt, ''
   U1[i], R1[i], Z1[i] = C.view(nxt, limit, now)
   U0[i], R0[i], Z0[i] = C.view(st, limit, now)
@@ -212,9 +225,9 @@ while pos <= #batch do
     ki, alg, limit, w, cap, monitor, cost, lease, field, pos = sunpack('<Hc1dddBdHc0Bc0', batch, pos)
     local key = KEYS[ki]
     if alg == 'f' then fixedWindow(i, key, field, limit, w, cost, now)
-    elseif alg == 't' then tokenBucket(i, key, field, limit, w, cap, cost, now)
-    elseif alg == 's' then slidingWindow(i, key, field, limit, w, cost, now)
-    elseif alg == 'c' then leases(i, key, limit, w, cost, now, lease)
+    elseif alg == 't' then tokenBucket(i, key, field, limit, w, cap, cost, now, monitor)
+    elseif alg == 's' then slidingWindow(i, key, field, limit, w, cost, now, monitor)
+    elseif alg == 'c' then leases(i, key, limit, w, cost, now, lease, monitor)
     else
       -- quota: <dddddd> previous, current and next calendar period around the client's clock
       -- (Lua has no time zones); the one holding the store's now is used
@@ -242,7 +255,7 @@ while pos <= #batch do
     if charged then
       if ALG[i] == 'c' then C.write(KEY[i], NEXT[i], now, pad)
       else
-        stage(KEY[i], FIELD[i], NEXT[i], TTL[i], KEEP[i], pad)
+        stage(KEY[i], FIELD[i], NEXT[i], TTL[i], END[i], pad)
         if TTL[i] > 0 then state = NEXT[i] end
       end
       out[#out + 1] = spack('<BBdddd', fits and 1 or 0, crossed and 1 or 0, U1[i], R1[i], Z1[i], RETRY[i])
