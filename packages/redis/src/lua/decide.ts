@@ -23,7 +23,7 @@ local spack, sunpack = struct.pack, struct.unpack
 local FITS, RETRY, NEXT, TTL, END, CROSSED, RAW = {}, {}, {}, {}, {}, {}, {}
 local U1, R1, Z1, U0, R0, Z0 = {}, {}, {}, {}, {}, {}
 
--- fixed-window, state <dd> start count; the key expires when its window ends
+-- fixed-window, state <dd> start count; it ends with its window
 local function fixedWindow(i, key, field, limit, w, cost, now)
   local start = floor(now / w) * w
   local count = 0
