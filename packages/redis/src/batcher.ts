@@ -48,7 +48,8 @@ export class Batcher {
     options: BatchOptions = {},
   ) {
     this.maxDecisions = Math.max(1, options.maxDecisions ?? 128);
-    this.maxItems = Math.max(1, options.maxItems ?? 256);
+    // Items name their key by a 16-bit index into the batch's KEYS.
+    this.maxItems = Math.min(65_535, Math.max(1, options.maxItems ?? 256));
     this.enabled = options.enabled ?? true;
   }
 
