@@ -10,7 +10,7 @@ import {
   systemClock,
 } from "@tollgate/core";
 import { byokHeaderNames, providerKey } from "./byok.js";
-import { ipSubject } from "./ip.js";
+import { cachedIpSubject } from "./ip-cache.js";
 import { inputProblem, PROBLEM_CONTENT_TYPE, type Problem, refusal } from "./problem.js";
 import { clientAddress, type TrustProxy } from "./proxy.js";
 import { readUsage, type UsageReport } from "./usage.js";
@@ -79,8 +79,17 @@ export type GateResult =
   | { action: "continue"; headers: Record<string, string>; context: TollgateContext }
   | { action: "respond"; status: number; headers: Record<string, string>; body: Problem; decision?: Decision };
 
-async function resolve<Req, T>(value: Resolver<Req, T> | undefined, req: Req, facts: RequestFacts) {
+/**
+ * A resolver's value. Not async: most options are plain values or synchronous functions, and
+ * awaiting those would still cost a microtask each, several per request. Callers await only
+ * what {@link isPromiseLike} says is pending.
+ */
+function resolve<Req, T>(value: Resolver<Req, T> | undefined, req: Req, facts: RequestFacts) {
   return typeof value === "function" ? (value as (req: Req, facts: RequestFacts) => T | Promise<T>)(req, facts) : value;
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | undefined)?.then === "function";
 }
 
 function context(decision: Decision | undefined, subject: Subject, ip: string | undefined, key?: string) {
@@ -128,21 +137,31 @@ export function createIdentity<Req>(
   }
   const addressOf = clientAddress(trust);
   const byokHeaders = byokHeaderNames(options.byok);
+  const ipOf = cachedIpSubject(options.ipv6Subnet ?? 64);
+  let forwardedWarned = false;
   return async (req, view, gate) => {
-    if (trust === false && (view.header("x-forwarded-for") !== undefined || view.header("forwarded") !== undefined)) {
+    // Once warned, the two header look-ups per request would only feed a no-op.
+    if (
+      trust === false &&
+      !forwardedWarned &&
+      (view.header("x-forwarded-for") !== undefined || view.header("forwarded") !== undefined)
+    ) {
       warn(
         "FORWARDED_WITHOUT_TRUST",
         "X-Forwarded-For/Forwarded seen but trustProxy is not set: every client behind the proxy shares one " +
           "IP limit. Set trustProxy to your proxies' addresses (the header is ignored until you do).",
       );
+      forwardedWarned = true;
     }
     const address = addressOf(view);
     if (address === undefined) warn("NO_ADDRESS", "no client address available: per-IP limits do not apply.");
-    const ip = address === undefined ? undefined : ipSubject(address, options.ipv6Subnet ?? 64);
+    const ip = address === undefined ? undefined : ipOf(address);
     const facts: RequestFacts = { ip };
     // The authorization check runs before the subject resolver, which may assume a valid caller.
     if (gate && !(await gate(facts))) return undefined;
-    const resolved = (await resolve(options.subject, req, facts)) ?? {};
+    let resolved = resolve(options.subject, req, facts);
+    if (isPromiseLike(resolved)) resolved = await resolved;
+    resolved ??= {};
     const subject: Subject = ip !== undefined && resolved.ip === undefined ? { ...resolved, ip } : resolved;
     const key = byokHeaders.length > 0 ? providerKey(view.header, byokHeaders) : undefined;
     return { subject, ip, facts, providerKey: key };
@@ -191,9 +210,12 @@ export function createGate<Req>(
     let decision: Decision;
     try {
       const input: Parameters<Limiter["check"]>[0] = { subject, byok: key !== undefined };
-      const category = await resolve(options.category, req, facts);
-      const plan = await resolve(options.plan, req, facts);
-      const cost = await resolve(options.cost, req, facts);
+      let category = resolve(options.category, req, facts);
+      if (isPromiseLike(category)) category = await category;
+      let plan = resolve(options.plan, req, facts);
+      if (isPromiseLike(plan)) plan = await plan;
+      let cost = resolve(options.cost, req, facts);
+      if (isPromiseLike(cost)) cost = await cost;
       if (category !== undefined) input.category = category;
       if (plan !== undefined) input.plan = plan;
       if (cost !== undefined) input.cost = cost;
@@ -225,8 +247,10 @@ export function createUsage<Req>(
     const { subject, facts } = (await identify(req, view)) as Identity;
     try {
       const input: { subject: Subject; category?: string; plan?: string } = { subject };
-      const category = await resolve(options.category, req, facts);
-      const plan = await resolve(options.plan, req, facts);
+      let category = resolve(options.category, req, facts);
+      if (isPromiseLike(category)) category = await category;
+      let plan = resolve(options.plan, req, facts);
+      if (isPromiseLike(plan)) plan = await plan;
       if (category !== undefined) input.category = category;
       if (plan !== undefined) input.plan = plan;
       return { status: 200, body: await readUsage(limiter, input) };
@@ -237,9 +261,12 @@ export function createUsage<Req>(
   };
 }
 
+/** The decision holds concurrency leases, which must be released when the response is done. */
+export function holdsLease(limiter: Limiter | null | undefined, decision: Decision | undefined): decision is Decision {
+  return !!limiter && !!decision?.receipt?.items.some((item) => item.limit.algorithm === "concurrency");
+}
+
 /** Releases concurrency leases once the response is done; a no-op for other limits. */
 export function releaseWhenDone(limiter: Limiter | null | undefined, decision: Decision | undefined): void {
-  if (limiter && decision?.receipt?.items.some((item) => item.limit.algorithm === "concurrency")) {
-    void limiter.release(decision);
-  }
+  if (holdsLease(limiter, decision)) void limiter?.release(decision);
 }

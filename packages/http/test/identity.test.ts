@@ -1,5 +1,6 @@
 import { clientAddress, compileTrust, ipSubject, parseForwarded, parseIp } from "@tollgate/http";
 import { describe, expect, it } from "vitest";
+import { cachedIpSubject } from "../src/ip-cache.js";
 
 const source = (remoteAddress: string | undefined, headers: Record<string, string> = {}) => ({
   remoteAddress,
@@ -39,5 +40,13 @@ describe("ip subjects", () => {
     expect(ipSubject("198.51.100.7:8080")).toBe("198.51.100.7");
     expect(ipSubject("not an ip")).toBeUndefined();
     expect(parseIp("fe80::1%eth0")?.length).toBe(16);
+  });
+
+  it("memoises subjects, unparseable addresses included, with the same answers", () => {
+    const subjectOf = cachedIpSubject(48);
+    for (const address of ["2001:db8:1:2::1", "::ffff:198.51.100.7", "not an ip", "2001:db8:1:2::1", "not an ip"]) {
+      expect(subjectOf(address)).toBe(ipSubject(address, 48));
+    }
+    for (let i = 0; i < 5000; i++) expect(subjectOf(`10.0.${i >> 8}.${i & 255}`)).toBe(`10.0.${i >> 8}.${i & 255}`);
   });
 });

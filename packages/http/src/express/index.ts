@@ -6,6 +6,7 @@ import {
   createUsage,
   type GateOptions,
   type GateResult,
+  holdsLease,
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
@@ -67,7 +68,8 @@ export function rateLimit(limiter: Limiter | null | undefined, options: ExpressR
     req.tollgate = result.context;
     const { decision } = result.context;
     if (estimate && limiter && decision) meterNodeResponse(res, promptTokens(req.body), settleOnce(limiter, decision));
-    res.once("close", () => releaseWhenDone(limiter, decision));
+    // Only leases need the close event; a listener per request would cost every other route too.
+    if (holdsLease(limiter, decision)) res.once("close", () => releaseWhenDone(limiter, decision));
     next();
   };
 }

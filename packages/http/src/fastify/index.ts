@@ -7,6 +7,7 @@ import {
   createUsage,
   type GateOptions,
   type GateResult,
+  holdsLease,
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
@@ -82,7 +83,8 @@ const plugin: FastifyPluginAsync<TollgatePluginOptions> = async (fastify, plugin
       if (estimate && limiter && decision) {
         meterNodeResponse(reply.raw, promptTokens(request.body), settleOnce(limiter, decision));
       }
-      reply.raw.once("close", () => releaseWhenDone(limiter, decision));
+      // Only leases need the close event; a listener per request would cost every other route too.
+      if (holdsLease(limiter, decision)) reply.raw.once("close", () => releaseWhenDone(limiter, decision));
     };
     // Before body parsing when possible (cheapest rejection); token estimates need the parsed body.
     const phase = estimate ? "preHandler" : "onRequest";
