@@ -65,6 +65,9 @@ export interface Decision {
   category?: string;
   /** Every limit that applied (monitors included). */
   limits: LimitStatus[];
-  /** Present when something was charged. */
+  /**
+   * Present when something was charged: what `settle`, `refund` and `release` need. Serialised
+   * (`JSON.stringify`), it shows only its summary, never the limits' configuration.
+   */
   receipt?: ChargeReceipt;
 }

@@ -268,3 +268,17 @@ describe("denialProblem (RFC 9457)", () => {
     expect(denialProblem(denied)).toMatchObject({ status: 429, "retry-after": 30, "violated-policies": ["minute"] });
   });
 });
+
+describe("decisions serialise without configuration", () => {
+  it("JSON.stringify(decision) shows the receipt's summary, not the limits it charged", async () => {
+    const limiter = createLimiter({
+      store: memoryStore(),
+      limits: [{ name: "minute", per: "user", algorithm: "fixed-window", limit: 5, window: "1m", alert: "ops-sink" }],
+    });
+    const decision = await limiter.check({ subject: { user: "u-1" } });
+    const json = JSON.parse(JSON.stringify(decision));
+    expect(json.receipt).toEqual({ at: expect.any(Number), cost: 1, store: "primary", counters: 1 });
+    expect(JSON.stringify(json.receipt)).not.toContain("windowMs");
+    expect(decision.receipt?.items).toHaveLength(1);
+  });
+});

@@ -16,22 +16,41 @@ export interface HeaderOptions {
 /** Enforced limits only: monitors never change a response. */
 const enforced = (decision: Decision) => decision.limits.filter((status) => status.mode === "enforce");
 
-/** Policy names must be unique in a field; a repeated name gets its subject kind appended. */
+/**
+ * Policy names must be unique in a field; a repeated name gets its subject kind appended. Runs on
+ * every response, so the common case (no repeats) costs one pairwise scan of a handful of names.
+ */
 function policyNames(statuses: LimitStatus[]): string[] {
-  const seen = new Map<string, number>();
+  const names = statuses.map((status) => status.name);
+  let repeated = false;
+  for (let i = 0; i < names.length && !repeated; i++) {
+    for (let j = i + 1; j < names.length; j++) if (names[i] === names[j]) repeated = true;
+  }
+  if (!repeated) return names;
+  const seen = new Set<string>();
   return statuses.map((status) => {
     let name = status.name;
     if (seen.has(name)) name = `${status.name}-${status.subject.slice(0, status.subject.indexOf(":"))}`;
     let suffix = 2;
     const base = name;
     while (seen.has(name)) name = `${base}-${suffix++}`;
-    seen.set(name, 1);
+    seen.add(name);
     return name;
   });
 }
 
+// Limit names are few and fixed by configuration: their quoted form is computed once.
+const quoted = new Map<string, string>();
+
 /** Policy names are Structured Field strings: printable ASCII with `"` and `\` escaped. */
-const sfString = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, "?")}"`;
+function sfString(value: string): string {
+  let text = quoted.get(value);
+  if (text === undefined) {
+    text = `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[^\x20-\x7e]/g, "?")}"`;
+    if (quoted.size < 10_000) quoted.set(value, text);
+  }
+  return text;
+}
 
 function policyItem(name: string, status: LimitStatus): string {
   let item = `${sfString(name)};q=${status.limit}`;
@@ -77,10 +96,17 @@ export function rateLimitHeaders(decision: Decision, options: HeaderOptions = {}
   const statuses = enforced(decision);
   if (options.ietf !== false && statuses.length > 0) {
     const names = policyNames(statuses);
-    headers["RateLimit-Policy"] = statuses.map((status, i) => policyItem(names[i] as string, status)).join(", ");
-    headers.RateLimit = statuses
-      .map((status, i) => `${sfString(names[i] as string)};r=${status.remaining};t=${status.reset}`)
-      .join(", ");
+    let policy = "";
+    let current = "";
+    for (let i = 0; i < statuses.length; i++) {
+      const status = statuses[i] as LimitStatus;
+      const name = names[i] as string;
+      const separator = i === 0 ? "" : ", ";
+      policy += separator + policyItem(name, status);
+      current += `${separator}${sfString(name)};r=${status.remaining};t=${status.reset}`;
+    }
+    headers["RateLimit-Policy"] = policy;
+    headers.RateLimit = current;
   }
   if (options.retryAfter !== false && !decision.allowed && decision.retryAfter !== undefined) {
     headers["Retry-After"] = String(decision.retryAfter);

@@ -98,6 +98,22 @@ export interface Limiter {
 }
 
 const NO_LIMITS: readonly CompiledLimit[] = Object.freeze([]);
+
+/**
+ * A charge receipt. Its items hold every limit's configuration, which must not travel with
+ * `JSON.stringify(decision)` (logs, `res.json(decision)`): serialised, it is only its summary.
+ */
+class Receipt implements ChargeReceipt {
+  constructor(
+    readonly items: readonly DecideItem[],
+    readonly at: number,
+    readonly cost: number,
+    readonly store: ChargeReceipt["store"],
+  ) {}
+  toJSON() {
+    return { at: this.at, cost: this.cost, store: this.store, counters: this.items.length };
+  }
+}
 const CATEGORY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 function validateCost(cost: unknown): number {
@@ -294,7 +310,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
       decision.reason = reason;
     }
     if (result.charged) {
-      decision.receipt = { items: prepared.items, at: result.now, cost: prepared.cost, store: source };
+      decision.receipt = new Receipt(prepared.items, result.now, prepared.cost, source);
     }
     return decision;
   }
