@@ -96,7 +96,8 @@ function computeBounds(now: number, period: CalendarPeriod, timeZone: string): P
 }
 
 // Bounds change at most once a day, so the last answer per (zone, period) serves almost every call.
-const lastBounds = new Map<string, PeriodBounds>();
+// Two levels rather than a "zone|period" key: no string is built on the decision path.
+const lastBounds = new Map<string, Partial<Record<CalendarPeriod, PeriodBounds>>>();
 
 /**
  * The calendar period containing `now` in `timeZone`: the monthly allowance resets on the 1st
@@ -105,10 +106,14 @@ const lastBounds = new Map<string, PeriodBounds>();
  * @example periodBounds(Date.UTC(2024, 1, 10), "month", "UTC") // Feb 1 .. Mar 1 2024
  */
 export function periodBounds(now: number, period: CalendarPeriod, timeZone = "UTC"): PeriodBounds {
-  const cacheKey = `${timeZone}|${period}`;
-  const cached = lastBounds.get(cacheKey);
-  if (cached && now >= cached.start && now < cached.end) return cached;
+  let byPeriod = lastBounds.get(timeZone);
+  const cached = byPeriod?.[period];
+  if (cached !== undefined && now >= cached.start && now < cached.end) return cached;
   const bounds = Object.freeze(computeBounds(now, period, timeZone));
-  lastBounds.set(cacheKey, bounds);
+  if (byPeriod === undefined) {
+    byPeriod = {};
+    lastBounds.set(timeZone, byPeriod);
+  }
+  byPeriod[period] = bounds;
   return bounds;
 }
