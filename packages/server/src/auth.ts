@@ -3,7 +3,8 @@ import type { Role } from "@tollgate/db";
 import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from "fastify";
 import type { Catalog, TokenRecord } from "./catalog.js";
 import { problem, sendProblem } from "./problem.js";
-import { sameDigest, sha256 } from "./secrets.js";
+import { HashCache } from "./hash-cache.js";
+import { sameDigest } from "./secrets.js";
 
 /** Who made a request, once authenticated. */
 export type Principal = Pick<TokenRecord, "id" | "name" | "role">;
@@ -53,11 +54,15 @@ function bearer(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
+/** Admin and service tokens are few; 1,000 covers them with room to spare. */
+const tokenHashes = new HashCache(1_000);
+
 /** Looks a token up by hash (map lookup) and confirms it with a constant-time compare. */
 export function resolveToken(catalog: Catalog, token: string): Principal | undefined {
-  const hash = sha256(token);
+  const hash = tokenHashes.hash(token);
   const record = catalog.staticTokens.get(hash) ?? catalog.tokensByHash.get(hash);
   if (!record || !sameDigest(record.hash, hash)) return undefined;
+  tokenHashes.remember(token, hash);
   return { id: record.id, name: record.name, role: record.role };
 }
 
