@@ -2,8 +2,8 @@ import { type Clock, createLimiter, type Limiter, memoryStore, parseDuration } f
 import type { Role } from "@tollgate/db";
 import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from "fastify";
 import type { Catalog, TokenRecord } from "./catalog.js";
-import { problem, sendProblem } from "./problem.js";
 import { HashCache } from "./hash-cache.js";
+import { problem, sendProblem } from "./problem.js";
 import { sameDigest } from "./secrets.js";
 
 /** Who made a request, once authenticated. */

@@ -90,7 +90,10 @@ export class Metrics {
     const labels = new Map<string, { operation: string }>();
     const time = <T>(operation: string, call: () => T | Promise<T>): T | Promise<T> => {
       let label = labels.get(operation);
-      if (label === undefined) labels.set(operation, (label = { operation }));
+      if (label === undefined) {
+        label = { operation };
+        labels.set(operation, label);
+      }
       const start = performance.now();
       const end = () => this.storeLatency.observe(label, (performance.now() - start) / 1000);
       const result = call();
