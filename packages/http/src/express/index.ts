@@ -59,12 +59,16 @@ export function rateLimit(limiter: Limiter | null | undefined, options: ExpressR
       return next(error);
     }
     stripProviderKey(req.headers, byokHeaders);
-    res.set(result.headers);
     if (result.action === "respond") {
+      // `res.set` gives the problem's Content-Type Express's charset handling.
+      res.set(result.headers);
       if (onDenied) return onDenied(req, res, next, result);
       res.status(result.status).send(JSON.stringify(result.body));
       return;
     }
+    // Plain RateLimit fields: `setHeader` writes the same bytes as `res.set` without its per-field
+    // Content-Type checks and string conversions.
+    for (const name in result.headers) res.setHeader(name, result.headers[name] as string);
     req.tollgate = result.context;
     const { decision } = result.context;
     if (estimate && limiter && decision) meterNodeResponse(res, promptTokens(req.body), settleOnce(limiter, decision));
