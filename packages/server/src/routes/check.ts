@@ -3,6 +3,7 @@ import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { decideOne, resolve, UnknownNameError } from "../decide.js";
 import { batchBodySchema, checkBodySchema, decisionSchema, errors } from "../schemas.js";
+import { endOfTurn } from "../turn.js";
 import type { App } from "./types.js";
 
 /** POST /v1/check and /v1/check/batch: the decision API's hot path. */
@@ -21,7 +22,11 @@ export function checkRoutes(app: App, ctx: ServerContext) {
         response: { 200: decisionSchema, ...errors(400, 401, 403, 413, 429) },
       },
     },
-    (request) => decideOne(ctx, request.body),
+    async (request) => {
+      // Decide after this turn's reads so responses leave together (see turn.ts).
+      await endOfTurn();
+      return decideOne(ctx, request.body);
+    },
   );
   app.post(
     "/v1/check/batch",
