@@ -181,6 +181,14 @@ for (let r = 0; r < ROUNDS; r++) {
 for (const { server } of servers) server.stop();
 await redis?.stop();
 
+// Every round on the console, so an outlier (another process on the machine) shows.
+for (const [i, { name }] of servers.entries()) {
+  const each = rounds[i].map(
+    (r) => `${Math.round(r.rps)} req/s, p99 ${r.p99} ms, half-rate p99 ${r.halfP99.toFixed(1)} ms`,
+  );
+  console.log(`${name}: ${each.join(" | ")}`);
+}
+
 // Best round by throughput; its latency figures come with it (no mixing across rounds).
 const results = servers.map(({ name }, i) => ({
   name,
