@@ -93,6 +93,8 @@ function openAiDuration(seconds: number): string {
  */
 export function rateLimitHeaders(decision: Decision, options: HeaderOptions = {}): Record<string, string> {
   const headers: Record<string, string> = {};
+  // Monitor-only (or no) limits on an allowed request: nothing to say, and nothing to build.
+  if (decision.allowed && !decision.limits.some((status) => status.mode === "enforce")) return headers;
   const statuses = enforced(decision);
   if (options.ietf !== false && statuses.length > 0) {
     const names = policyNames(statuses);
