@@ -10,6 +10,17 @@ const ALG_CODES: Record<Limit["algorithm"], string> = {
 
 export const algCode = (limit: Limit): string => ALG_CODES[limit.algorithm];
 
+/**
+ * A limit's static fields as the rare-path scripts (ADJUST, UNDO) read them with `limitAt`:
+ * algorithm code, limit, window (ms), capacity.
+ */
+export const limitArgs = (limit: Limit): string[] => [
+  algCode(limit),
+  String(limit.limit),
+  String(limit.windowMs),
+  String(limit.capacity),
+];
+
 interface Around {
   current: PeriodBounds;
   /** start/end of the previous, current and next period. */

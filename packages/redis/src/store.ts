@@ -11,7 +11,7 @@ import type {
 } from "@tollgate/core";
 import type { Cluster, Redis } from "ioredis";
 import { Batcher, type BatchOptions, type PartResult } from "./batcher.js";
-import { algCode, quotaBounds, quotaStart } from "./codec.js";
+import { limitArgs, quotaBounds, quotaStart } from "./codec.js";
 import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
 import { counterHash, type Subject, SubjectMemo, validatePrefix } from "./keys.js";
@@ -176,10 +176,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
       const before = part.before?.[j];
       partKeys.push(where.keys[i] as string);
       args.push(
-        algCode(item.limit),
-        String(item.limit.limit),
-        String(item.limit.windowMs),
-        String(item.limit.capacity),
+        ...limitArgs(item.limit),
         String(item.cost),
         item.leaseId ?? "",
         before?.raw ?? "",
@@ -296,10 +293,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
           const item = items[i] as AdjustItem;
           const quota = item.limit.algorithm === "quota";
           args.push(
-            algCode(item.limit),
-            String(item.limit.limit),
-            String(item.limit.windowMs),
-            String(item.limit.capacity),
+            ...limitArgs(item.limit),
             String(item.delta),
             String(item.chargedAt),
             quota ? quotaBounds(item.limit, at) : "",

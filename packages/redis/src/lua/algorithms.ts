@@ -27,6 +27,11 @@ local function clockOf(arg)
   if arg ~= '' then return tonumber(arg) end
   return redisTime()
 end
+
+-- a limit's static fields at ARGV[a..a+3], as limitArgs (codec.ts) sends them
+local function limitAt(a)
+  return { alg = ARGV[a], limit = tonumber(ARGV[a + 1]), w = tonumber(ARGV[a + 2]), cap = tonumber(ARGV[a + 3]) }
+end
 `;
 
 /** Concurrency leases: a ZSET of lease id -> expiry; live leases have expiry > now. */

@@ -12,9 +12,7 @@ local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
 local now = clockOf(ARGV[2])     -- '' = Redis TIME
 local a = 3
 for i = 1, #KEYS do
-  local it = {
-    alg = ARGV[a], limit = tonumber(ARGV[a + 1]), w = tonumber(ARGV[a + 2]), cap = tonumber(ARGV[a + 3]),
-  }
+  local it = limitAt(a)
   local delta = tonumber(ARGV[a + 4])       -- units to add (negative refunds)
   local chargedAt = tonumber(ARGV[a + 5])   -- store time of the original charge
   if it.alg == 'q' then
@@ -58,9 +56,7 @@ local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
 local now = clockOf(ARGV[2])     -- '' = Redis TIME
 local a = 3
 for i = 1, #KEYS do
-  local it = {
-    alg = ARGV[a], limit = tonumber(ARGV[a + 1]), w = tonumber(ARGV[a + 2]), cap = tonumber(ARGV[a + 3]),
-  }
+  local it = limitAt(a)
   local cost = tonumber(ARGV[a + 4])        -- units the group charged
   local lease = ARGV[a + 5]                 -- concurrency lease taken
   local before = ARGV[a + 6]                -- raw state before the charge ('' = none)

@@ -2,6 +2,13 @@ import type { ServerConfigInput } from "./schema.js";
 
 const month = (limit: number) => ({ name: "month", per: "key", algorithm: "quota", limit, period: "month" });
 
+/** Case 2's threshold for one category: per organisation per minute, monitor only, alerting `ops`. */
+const orgMonitor = (limit: number) => ({
+  limits: [
+    { name: "org-minute", per: "org", algorithm: "fixed-window", limit, window: "1m", mode: "monitor", alert: "ops" },
+  ],
+});
+
 /**
  * The built-in example: the four use cases of USE-CASES.md side by side, each in its own plans
  * or categories so they never interfere with each other.
@@ -56,45 +63,9 @@ export const exampleConfig: ServerConfigInput = {
   },
   categories: {
     // Case 2: monitor-only thresholds per organisation per minute, alerting once per window.
-    llm_call: {
-      limits: [
-        {
-          name: "org-minute",
-          per: "org",
-          algorithm: "fixed-window",
-          limit: 15,
-          window: "1m",
-          mode: "monitor",
-          alert: "ops",
-        },
-      ],
-    },
-    collections: {
-      limits: [
-        {
-          name: "org-minute",
-          per: "org",
-          algorithm: "fixed-window",
-          limit: 3,
-          window: "1m",
-          mode: "monitor",
-          alert: "ops",
-        },
-      ],
-    },
-    evaluations: {
-      limits: [
-        {
-          name: "org-minute",
-          per: "org",
-          algorithm: "fixed-window",
-          limit: 3,
-          window: "1m",
-          mode: "monitor",
-          alert: "ops",
-        },
-      ],
-    },
+    llm_call: orgMonitor(15),
+    collections: orgMonitor(3),
+    evaluations: orgMonitor(3),
     // Case 1: the ops console's "Ask AI" triage: 20 per hour per user, failing open; agent keys
     // lack the `llm` scope and get `forbidden`.
     ops_triage: {
