@@ -1,10 +1,11 @@
-import type { AlgorithmName, LimitMode, LimitUnit } from "./limit.js";
+import type { AlgorithmName, LimitMode, LimitUnit, SubjectKind } from "./limit.js";
 import type { DecideItem } from "./store.js";
 
 export type DecisionReason =
   | "limit_exceeded"
   | "quota_exceeded"
   | "cost_exceeds_limit"
+  | "subject_missing"
   | "invalid_key"
   | "forbidden"
   | "store_unavailable";
@@ -33,6 +34,14 @@ export interface LimitStatus {
   retryAfter?: number;
   /** Alert sink configured on the limit. */
   alert?: string;
+}
+
+/** A limit that applied but whose subject kind the request lacks (a per-user limit, no user). */
+export interface MissingSubject {
+  /** The limit's name. */
+  limit: string;
+  /** The subject field it needs (`user`, `key`, `org`, `project`, `ip`). */
+  field: Exclude<SubjectKind, "global">;
 }
 
 /** What was charged, so it can be settled, refunded or released later. Opaque to callers. */
@@ -65,6 +74,13 @@ export interface Decision {
   category?: string;
   /** Every limit that applied (monitors included). */
   limits: LimitStatus[];
+  /**
+   * Reason `subject_missing`: the enforced limits (`whenMissing: deny`) whose subject field the
+   * request lacks. Nothing was counted anywhere.
+   */
+  missing?: MissingSubject[];
+  /** Limits passed over because the request lacks their subject field and they say `whenMissing: skip`. */
+  skipped?: MissingSubject[];
   /**
    * Present when something was charged: what `settle`, `refund` and `release` need. Serialised
    * (`JSON.stringify`), it shows only its summary, never the limits' configuration.

@@ -13,6 +13,9 @@ export interface HeaderOptions {
   now?: () => number;
 }
 
+/** Denials that no wait can turn into an allowance. */
+const NO_RETRY: ReadonlySet<string> = new Set(["cost_exceeds_limit", "subject_missing", "invalid_key", "forbidden"]);
+
 /** Enforced limits only: monitors never change a response. */
 const enforced = (decision: Decision) => decision.limits.filter((status) => status.mode === "enforce");
 
@@ -113,13 +116,19 @@ export function rateLimitHeaders(decision: Decision, options: HeaderOptions = {}
   if (options.retryAfter !== false && !decision.allowed && decision.retryAfter !== undefined) {
     headers["Retry-After"] = String(decision.retryAfter);
   }
+  // Waiting cannot help: tell retrying clients (the OpenAI SDKs read this header) not to.
+  if (!decision.allowed && decision.reason !== undefined && NO_RETRY.has(decision.reason)) {
+    headers["x-should-retry"] = "false";
+  }
+  // On a denial no reset a client reads may come before the retry-after: waiting it must work.
+  const floor = decision.allowed ? 0 : (decision.retryAfter ?? 0);
   if (options.legacy) {
     const binding = mostRestrictive(statuses);
     if (binding) {
       const now = options.now?.() ?? Date.now();
       headers["X-RateLimit-Limit"] = String(binding.limit);
       headers["X-RateLimit-Remaining"] = String(binding.remaining);
-      headers["X-RateLimit-Reset"] = String(Math.ceil(now / 1000) + binding.reset);
+      headers["X-RateLimit-Reset"] = String(Math.ceil(now / 1000) + Math.max(binding.reset, floor));
     }
   }
   if (options.openai) {
@@ -128,7 +137,7 @@ export function rateLimitHeaders(decision: Decision, options: HeaderOptions = {}
       if (!binding) continue;
       headers[`x-ratelimit-limit-${unit}`] = String(binding.limit);
       headers[`x-ratelimit-remaining-${unit}`] = String(binding.remaining);
-      headers[`x-ratelimit-reset-${unit}`] = openAiDuration(binding.reset);
+      headers[`x-ratelimit-reset-${unit}`] = openAiDuration(Math.max(binding.reset, floor));
     }
   }
   return headers;
@@ -143,6 +152,10 @@ export interface DenialProblem {
   reason: string;
   "retry-after"?: number;
   "violated-policies": string[];
+  /** `subject_missing`: the first subject field a limit needed and the request lacked (`subject.user`). */
+  field?: string;
+  /** `subject_missing`: every limit whose subject was absent, with the field it needs. */
+  missing?: { limit: string; field: string }[];
 }
 
 /** Problem type URIs. Rate and quota denials are told apart so clients can back off differently. */
@@ -153,6 +166,7 @@ export const PROBLEM_TYPES = {
   forbidden: "https://tollgate.dev/problems/forbidden",
   invalidKey: "https://tollgate.dev/problems/invalid-key",
   unavailable: "https://tollgate.dev/problems/store-unavailable",
+  subjectMissing: "https://tollgate.dev/problems/subject-missing",
 } as const;
 
 function humanWait(seconds: number): string {
@@ -166,7 +180,8 @@ function humanWait(seconds: number): string {
 
 /**
  * The problem document and status for a denied decision: 429 for limits and quotas, 403 for a
- * missing scope, 401 for an invalid key, 503 when the store failed closed.
+ * missing scope, 401 for an invalid key, 400 when a limit's subject is missing, 503 when the
+ * store failed closed.
  */
 export function denialProblem(decision: Decision): DenialProblem {
   const violated = enforced(decision)
@@ -174,6 +189,21 @@ export function denialProblem(decision: Decision): DenialProblem {
     .map((status) => status.name);
   const wait = decision.retryAfter;
   switch (decision.reason) {
+    case "subject_missing": {
+      const missing = decision.missing ?? [];
+      const first = missing[0];
+      const names = missing.map((m) => `"${m.limit}" needs subject.${m.field}`).join(", ");
+      return {
+        type: PROBLEM_TYPES.subjectMissing,
+        title: "Subject missing",
+        status: 400,
+        detail: `The request names no subject for an enforced limit (${names || "unknown"}); nothing was counted.`,
+        reason: "subject_missing",
+        "violated-policies": missing.map((m) => m.limit),
+        ...(first ? { field: `subject.${first.field}` } : {}),
+        missing: missing.map((m) => ({ limit: m.limit, field: `subject.${m.field}` })),
+      };
+    }
     case "forbidden":
       return {
         type: PROBLEM_TYPES.forbidden,

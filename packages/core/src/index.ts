@@ -21,7 +21,7 @@ export {
   type LimitsConfig,
   type PlanSpec,
 } from "./config.js";
-export type { ChargeReceipt, Decision, DecisionReason, LimitStatus } from "./decision.js";
+export type { ChargeReceipt, Decision, DecisionReason, LimitStatus, MissingSubject } from "./decision.js";
 export { formatDuration, parseDuration } from "./duration.js";
 export { ConfigError, InputError, type Issue, StoreUnavailableError, TollgateError } from "./errors.js";
 export { type Evaluation, evaluateDecision } from "./evaluate.js";
@@ -41,11 +41,13 @@ export {
   type LimitSpec,
   type LimitUnit,
   MAX_AMOUNT,
+  MAX_SLIDING_LOG_LIMIT,
   PERIODS,
   parseLimit,
   parseLimits,
   SUBJECT_KINDS,
   type SubjectKind,
+  type WhenMissing,
 } from "./limit.js";
 export {
   type AdjustOutcome,

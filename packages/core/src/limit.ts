@@ -2,7 +2,14 @@ import { type CalendarPeriod, isValidTimeZone } from "./calendar.js";
 import { parseDuration } from "./duration.js";
 import { ConfigError, type Issue } from "./errors.js";
 
-export const ALGORITHMS = ["fixed-window", "sliding-window", "token-bucket", "quota", "concurrency"] as const;
+export const ALGORITHMS = [
+  "fixed-window",
+  "sliding-window",
+  "sliding-log",
+  "token-bucket",
+  "quota",
+  "concurrency",
+] as const;
 export const SUBJECT_KINDS = ["user", "key", "org", "project", "ip", "global"] as const;
 export const PERIODS = ["day", "week", "month"] as const;
 
@@ -11,6 +18,8 @@ export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 export type LimitMode = "enforce" | "monitor";
 export type FailMode = "open" | "closed";
 export type LimitUnit = "requests" | "tokens";
+/** What a limit does when the request's subject lacks its `per` kind (a per-user limit, no user). */
+export type WhenMissing = "deny" | "skip";
 
 /**
  * A limit as written by people (config file, admin API, library call). See API.md.
@@ -43,6 +52,11 @@ export interface LimitSpec {
   timeZone?: string;
   /** Skip this limit when the caller brings its own provider key (token limits are skipped anyway). */
   byokExempt?: boolean;
+  /**
+   * The subject lacks this limit's `per` kind: `deny` (reason `subject_missing`) or `skip` (counted
+   * in the limiter's `onSubjectMissing` hook). Default `deny` for enforce limits, `skip` for monitors.
+   */
+  whenMissing?: WhenMissing;
 }
 
 /** A validated, normalised, frozen limit. Built once at construction by {@link parseLimit}. */
@@ -63,10 +77,13 @@ export interface Limit {
   readonly alert?: string;
   readonly timeZone: string;
   readonly byokExempt: boolean;
+  readonly whenMissing: WhenMissing;
 }
 
 /** Largest count or cost we accept: well inside the exact integer range of a double (and of Lua). */
 export const MAX_AMOUNT = 1e12;
+/** Largest `limit` of a sliding log: it keeps one timestamp per charge, so memory is O(limit) per subject. */
+export const MAX_SLIDING_LOG_LIMIT = 10_000;
 const MAX_WINDOW_MS = 366 * 86_400_000;
 const DEFAULT_LEASE_MS = 60_000;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -85,6 +102,7 @@ const KNOWN_FIELDS = new Set([
   "alert",
   "timeZone",
   "byokExempt",
+  "whenMissing",
 ]);
 
 function oneOf<T extends string>(
@@ -130,6 +148,19 @@ function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | u
   const unit = oneOf(raw.unit, ["requests", "tokens"] as const, at("unit"), issues, "requests");
   const mode = oneOf(raw.mode, ["enforce", "monitor"] as const, at("mode"), issues, "enforce");
   const failMode = oneOf(raw.failMode, ["open", "closed"] as const, at("failMode"), issues, "open");
+  const whenMissing = oneOf(
+    raw.whenMissing,
+    ["deny", "skip"] as const,
+    at("whenMissing"),
+    issues,
+    mode === "monitor" ? "skip" : "deny",
+  );
+  if (algorithm === "sliding-log" && limit !== undefined && limit > MAX_SLIDING_LOG_LIMIT) {
+    issues.push({
+      path: at("limit"),
+      message: `sliding-log keeps one timestamp per unit: at most ${MAX_SLIDING_LOG_LIMIT} (got ${limit}); use sliding-window for larger limits`,
+    });
+  }
   const timeZone = raw.timeZone ?? "UTC";
   if (typeof timeZone !== "string" || !isValidTimeZone(timeZone)) {
     issues.push({ path: at("timeZone"), message: `must be an IANA time zone such as "UTC" or "Europe/Paris"` });
@@ -197,6 +228,7 @@ function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | u
     ...(typeof raw.alert === "string" ? { alert: raw.alert } : {}),
     timeZone: timeZone as string,
     byokExempt: raw.byokExempt === true,
+    whenMissing: whenMissing as WhenMissing,
   };
   return Object.freeze(parsed);
 }

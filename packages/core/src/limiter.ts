@@ -1,7 +1,7 @@
 import { periodBounds } from "./calendar.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type CompiledConfig, type CompiledLimit, compileConfig, type LimitsConfig } from "./config.js";
-import type { ChargeReceipt, Decision, DecisionReason, LimitStatus } from "./decision.js";
+import type { ChargeReceipt, Decision, DecisionReason, LimitStatus, MissingSubject } from "./decision.js";
 import { InputError, StoreUnavailableError, TollgateError } from "./errors.js";
 import { type Limit, MAX_AMOUNT } from "./limit.js";
 import { type BreakerOptions, type BreakerState, CircuitBreaker, withTimeout } from "./resilience.js";
@@ -32,6 +32,12 @@ export interface LimiterHooks {
   /** A store call failed or timed out; the decision was degraded. Must not throw. */
   onStoreError?(error: unknown, operation: string): void;
   onBreakerChange?(state: BreakerState): void;
+  /**
+   * A limit applied but the subject lacks its kind: `deny` (the decision is `subject_missing`) or
+   * `skip` (`whenMissing: skip`). Count these: a skip is a limit that did not protect anything.
+   * Must not throw.
+   */
+  onSubjectMissing?(missing: MissingSubject, action: "deny" | "skip", input: CheckInput): void;
 }
 
 export interface LimiterOptions extends LimitsConfig {
@@ -72,9 +78,16 @@ export interface Limiter {
   checkSync(input: CheckInput): Decision;
   /** Reads the caller's counters without charging (usage endpoints). */
   peek(input: Omit<CheckInput, "cost" | "dryRun">): Promise<Decision>;
-  /** Replaces the estimated token cost of an allowed decision with the actual one (refund or extra charge into debt). */
+  /**
+   * Replaces the estimated token cost of an allowed decision with the actual one (refund or extra
+   * charge into debt). A decision is settled or refunded at most once, whichever comes first: a
+   * second call changes nothing and answers `applied: false`.
+   */
   settle(decision: Decision, actualCost: number): Promise<AdjustOutcome>;
-  /** Gives back everything an allowed decision charged (the upstream call failed) and releases its leases. */
+  /**
+   * Gives back everything an allowed decision charged (the upstream call failed) and releases its
+   * leases. At most once per decision, and not after `settle`: a repeat answers `applied: false`.
+   */
   refund(decision: Decision): Promise<AdjustOutcome>;
   /**
    * `check` under the name concurrency code reads best with: takes a lease on every concurrency
@@ -98,6 +111,20 @@ export interface Limiter {
 }
 
 const NO_LIMITS: readonly CompiledLimit[] = Object.freeze([]);
+
+/** Adds what every decision says about its request: plan, category, skipped limits. */
+function scoped(
+  decision: Decision,
+  prepared: { plan: string | undefined; category: string | undefined; skipped: MissingSubject[] | undefined },
+): Decision {
+  if (prepared.plan !== undefined) decision.plan = prepared.plan;
+  if (prepared.category !== undefined) decision.category = prepared.category;
+  if (prepared.skipped !== undefined) decision.skipped = prepared.skipped;
+  return decision;
+}
+
+/** Settled or refunded already: a decision's charge is adjusted at most once. */
+const ALREADY_ADJUSTED = "this decision was already settled or refunded";
 
 /**
  * A charge receipt. Its items hold every limit's configuration, which must not travel with
@@ -187,6 +214,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
     cost: number;
     plan: string | undefined;
     category: string | undefined;
+    /** Enforced limits whose subject is absent (`whenMissing: deny`): the decision is subject_missing. */
+    missing: MissingSubject[] | undefined;
+    /** Limits passed over for lack of their subject (`whenMissing: skip`). */
+    skipped: MissingSubject[] | undefined;
   }
 
   function prepare(input: CheckInput): Prepared {
@@ -212,18 +243,28 @@ export function createLimiter(options: LimiterOptions): Limiter {
     }
     const byok = input.byok === true;
     const items: DecideItem[] = [];
+    let missing: MissingSubject[] | undefined;
+    let skipped: MissingSubject[] | undefined;
     const applicableLimits = limitsFor(plan, category);
     for (let i = 0; i < applicableLimits.length; i++) {
       const { limit, counter } = applicableLimits[i] as CompiledLimit;
-      const id = subjectId(subject, limit.per);
-      if (id === undefined) continue;
       if (byok && (limit.unit === "tokens" || limit.byokExempt)) continue;
+      const id = subjectId(subject, limit.per);
+      if (id === undefined) {
+        // No silent pass: an identity bug upstream must fail loudly, not open an unlimited budget.
+        const entry: MissingSubject = { limit: limit.name, field: limit.per as MissingSubject["field"] };
+        const deny = limit.whenMissing === "deny" && limit.mode === "enforce";
+        if (deny) (missing ??= []).push(entry);
+        else (skipped ??= []).push(entry);
+        hooks.onSubjectMissing?.(entry, deny ? "deny" : "skip", input);
+        continue;
+      }
       const itemCost = limit.unit === "tokens" ? cost : cost > 0 ? 1 : 0;
       const item: DecideItem = { counter, id, limit, cost: itemCost };
       if (limit.algorithm === "concurrency" && itemCost > 0) item.leaseId = newLeaseId();
       items.push(item);
     }
-    return { items, charge: input.dryRun !== true && cost > 0, cost, plan, category };
+    return { items, charge: input.dryRun !== true && cost > 0, cost, plan, category, missing, skipped };
   }
 
   /**
@@ -296,16 +337,20 @@ export function createLimiter(options: LimiterOptions): Limiter {
         }
       }
     }
-    const decision: Decision = { allowed, limits };
-    if (prepared.plan !== undefined) decision.plan = prepared.plan;
-    if (prepared.category !== undefined) decision.category = prepared.category;
+    const decision = scoped({ allowed, limits }, prepared);
     if (!allowed) {
       let reason: DecisionReason = "limit_exceeded";
       if (neverFits) reason = "cost_exceeds_limit";
       else {
         if (bindingLimit?.algorithm === "quota") reason = "quota_exceeded";
         // Every denying limit fits after the longest of their waits: the others only recover meanwhile.
-        decision.retryAfter = Math.max(1, Math.ceil(longestWait / 1000));
+        const retryAfter = Math.max(1, Math.ceil(longestWait / 1000));
+        decision.retryAfter = retryAfter;
+        // What a client reads is what happens: no denying limit may advertise a reset before the
+        // retry-after (a window's end can come before a rolling count has decayed enough).
+        for (const status of limits) {
+          if (status.exceeded && status.mode === "enforce" && status.reset < retryAfter) status.reset = retryAfter;
+        }
       }
       decision.reason = reason;
     }
@@ -318,10 +363,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
   /** The decision failMode dictates when no store could answer. */
   function failModeDecision(prepared: Prepared): Decision {
     const closed = prepared.items.some(({ limit }) => limit.mode === "enforce" && limit.failMode === "closed");
-    const decision: Decision = { allowed: !closed, reason: "store_unavailable", degraded: true, limits: [] };
+    const decision = scoped({ allowed: !closed, reason: "store_unavailable", degraded: true, limits: [] }, prepared);
     if (closed) decision.retryAfter = 1;
-    if (prepared.plan !== undefined) decision.plan = prepared.plan;
-    if (prepared.category !== undefined) decision.category = prepared.category;
     return decision;
   }
 
@@ -356,10 +399,19 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
 
   function withoutLimits(prepared: Prepared): Decision {
-    const decision: Decision = { allowed: true, limits: [] };
-    if (prepared.plan !== undefined) decision.plan = prepared.plan;
-    if (prepared.category !== undefined) decision.category = prepared.category;
-    return decision;
+    return scoped({ allowed: true, limits: [] }, prepared);
+  }
+
+  /** Denied before any store call: nothing is counted, and no wait will help. */
+  function subjectMissing(prepared: Prepared, missing: MissingSubject[]): Decision {
+    return scoped({ allowed: false, reason: "subject_missing", limits: [], missing }, prepared);
+  }
+
+  /** Answers without a store call: no limit applied, or a subject is missing. */
+  function withoutStore(prepared: Prepared): Decision | undefined {
+    if (prepared.missing !== undefined) return subjectMissing(prepared, prepared.missing);
+    if (prepared.items.length === 0) return withoutLimits(prepared);
+    return undefined;
   }
 
   function finish(decision: Decision, input: CheckInput): Decision {
@@ -379,7 +431,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (prepared.items.length === 0) return Promise.resolve(finish(withoutLimits(prepared), input));
+    const early = withoutStore(prepared);
+    if (early !== undefined) return Promise.resolve(finish(early, input));
     try {
       answer = guarded("decide", store.decide, prepared);
     } catch (error) {
@@ -399,7 +452,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
       throw new TollgateError(`checkSync needs a synchronous store; "${store.name}" is not: use check()`);
     }
     const prepared = prepare(input);
-    if (prepared.items.length === 0) return finish(withoutLimits(prepared), input);
+    const early = withoutStore(prepared);
+    if (early !== undefined) return finish(early, input);
     let answer: DecideResult | Promise<DecideResult>;
     try {
       answer = guarded("decide", store.decide, prepared);
@@ -442,6 +496,38 @@ export function createLimiter(options: LimiterOptions): Limiter {
     }
   }
 
+  /** Gives back every unit a decision charged and frees its leases. */
+  async function refundAll(decision: Decision): Promise<AdjustOutcome> {
+    const { receipt } = decision;
+    const items = (receipt?.items ?? [])
+      .filter((item) => item.cost > 0 && item.limit.algorithm !== "concurrency")
+      .map((item) => ({
+        counter: item.counter,
+        id: item.id,
+        limit: item.limit,
+        delta: -item.cost,
+        chargedAt: receipt?.at ?? 0,
+      }));
+    const refunded = await adjustWith(receipt, items);
+    const released = await releaseLeases(receipt);
+    return refunded.applied ? released : refunded;
+  }
+
+  /**
+   * One lifecycle per charge: settle or refund, whichever comes first, at most once. Claimed
+   * synchronously, so two concurrent calls cannot both apply; a failed store call gives the claim
+   * back so the caller may retry.
+   */
+  const adjusted = new WeakSet<ChargeReceipt>();
+  async function once(receipt: ChargeReceipt | undefined, apply: () => Promise<AdjustOutcome>): Promise<AdjustOutcome> {
+    if (receipt === undefined) return { applied: true };
+    if (adjusted.has(receipt)) return { applied: false, error: new TollgateError(ALREADY_ADJUSTED) };
+    adjusted.add(receipt);
+    const outcome = await apply();
+    if (!outcome.applied) adjusted.delete(receipt);
+    return outcome;
+  }
+
   return {
     check,
     checkSync,
@@ -450,29 +536,17 @@ export function createLimiter(options: LimiterOptions): Limiter {
     async settle(decision, actualCost) {
       const actual = validateCost(actualCost);
       const { receipt } = decision;
-      if (receipt === undefined) return { applied: true };
-      const delta = actual - receipt.cost;
-      if (delta === 0) return { applied: true };
-      const items = receipt.items
-        .filter((item) => item.limit.unit === "tokens")
-        .map((item) => ({ counter: item.counter, id: item.id, limit: item.limit, delta, chargedAt: receipt.at }));
-      return adjustWith(receipt, items);
+      return once(receipt, async () => {
+        if (receipt === undefined) return { applied: true };
+        const delta = actual - receipt.cost;
+        if (delta === 0) return { applied: true };
+        const items = receipt.items
+          .filter((item) => item.limit.unit === "tokens")
+          .map((item) => ({ counter: item.counter, id: item.id, limit: item.limit, delta, chargedAt: receipt.at }));
+        return adjustWith(receipt, items);
+      });
     },
-    async refund(decision) {
-      const { receipt } = decision;
-      const items = (receipt?.items ?? [])
-        .filter((item) => item.cost > 0 && item.limit.algorithm !== "concurrency")
-        .map((item) => ({
-          counter: item.counter,
-          id: item.id,
-          limit: item.limit,
-          delta: -item.cost,
-          chargedAt: receipt?.at ?? 0,
-        }));
-      const refunded = await adjustWith(receipt, items);
-      const released = await releaseLeases(receipt);
-      return refunded.applied ? released : refunded;
-    },
+    refund: (decision) => once(decision.receipt, () => refundAll(decision)),
     release: (decision) => releaseLeases(decision.receipt),
     async reset(subjectInput, resetOptions = {}) {
       const subject = validateSubject(subjectInput);

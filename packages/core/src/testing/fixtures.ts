@@ -11,6 +11,9 @@ export const CONFORMANCE_LIMITS: readonly CompiledLimit[] = [
   { name: "cc", per: "user", algorithm: "concurrency", limit: 2, window: "5s" },
   { name: "mon", per: "org", algorithm: "fixed-window", limit: 3, window: "10s", mode: "monitor" },
   { name: "swm", per: "user", algorithm: "sliding-window", limit: 4, window: "3s", mode: "monitor" },
+  // weighted costs (tokens) on an exact rolling window, and a monitor that runs past its limit
+  { name: "sl", per: "user", algorithm: "sliding-log", limit: 9, window: "10s", unit: "tokens" },
+  { name: "slm", per: "org", algorithm: "sliding-log", limit: 3, window: "3s", mode: "monitor" },
 ].map((spec) => {
   const limit: Limit = parseLimit(spec);
   return Object.freeze({ limit, counter: `conformance|${limit.name}` });
