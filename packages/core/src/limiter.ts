@@ -254,8 +254,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
         // No silent pass: an identity bug upstream must fail loudly, not open an unlimited budget.
         const entry: MissingSubject = { limit: limit.name, field: limit.per as MissingSubject["field"] };
         const deny = limit.whenMissing === "deny" && limit.mode === "enforce";
-        if (deny) (missing ??= []).push(entry);
-        else (skipped ??= []).push(entry);
+        if (deny) missing = [...(missing ?? []), entry];
+        else skipped = [...(skipped ?? []), entry];
         hooks.onSubjectMissing?.(entry, deny ? "deny" : "skip", input);
         continue;
       }
