@@ -109,7 +109,7 @@ const double = (reply: Buffer, at: number) => reply.readDoubleLE(at) + 0;
 /**
  * Reads DECIDE's packed answer, one result per decision in order: per decision `<dB` (now,
  * charged), then per item `<BBdddd` (fits, crossed, used, remaining, resetMs, retryAfterMs) and,
- * for a report, `<dddH` (the uncharged view and the raw state's length), the raw state, `<H` and
+ * for a report, `<dddI4` (the uncharged view and the raw state's length), the raw state, `<I4` and
  * the state written.
  */
 export function decodeBatch(decisions: readonly EncodedDecision[], reply: Buffer): PartResult[] {
@@ -139,12 +139,12 @@ export function decodeBatch(decisions: readonly EncodedDecision[], reply: Buffer
         const used = double(reply, at);
         const remaining = double(reply, at + 8);
         const resetMs = double(reply, at + 16);
-        const rawLength = reply.readUInt16LE(at + 24);
-        const raw = Buffer.from(reply.subarray(at + 26, at + 26 + rawLength));
-        at += 26 + rawLength;
-        const writtenLength = reply.readUInt16LE(at);
-        const written = Buffer.from(reply.subarray(at + 2, at + 2 + writtenLength));
-        at += 2 + writtenLength;
+        const rawLength = reply.readUInt32LE(at + 24);
+        const raw = Buffer.from(reply.subarray(at + 28, at + 28 + rawLength));
+        at += 28 + rawLength;
+        const writtenLength = reply.readUInt32LE(at);
+        const written = Buffer.from(reply.subarray(at + 4, at + 4 + writtenLength));
+        at += 4 + writtenLength;
         before[i] = { used, remaining, resetMs, raw, written };
       }
     }

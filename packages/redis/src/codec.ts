@@ -3,6 +3,7 @@ import { type Limit, type PeriodBounds, periodBounds } from "@tollgate/core";
 const ALG_CODES: Record<Limit["algorithm"], string> = {
   "fixed-window": "f",
   "sliding-window": "s",
+  "sliding-log": "l",
   "token-bucket": "t",
   quota: "q",
   concurrency: "c",

@@ -8,6 +8,7 @@
  * String states are little-endian doubles packed with Redis's `struct` library: exact, and far
  * cheaper than formatting text:
  *   f: start count   s: start current previous last previousLast   t: tat   q: start end count
+ *   l: total, then time cost per charge in the window, oldest first (16 bytes a charge)
  * They live in one hash per subject (LUA_SUBJECT_HASHES); concurrency keeps a ZSET of lease id ->
  * expiry per counter.
  */
@@ -243,6 +244,73 @@ function S.adjust(st, it, delta, now, chargedAt)
   if delta >= 0 then return make(current + delta, previous, math.max(last, now)) end
   if chargedStart == start then return make(math.max(0, current + delta), previous, last) end
   if chargedStart == start - w then return make(current, math.max(0, previous + delta), last) end
+  return st
+end
+
+-- sliding-log: <d> total, then <dd> time cost per charge, oldest first; decoded as
+-- { total, log = { t1, c1, t2, c2, ... } }
+local L = {}
+A.l = L
+function L.decode(raw)
+  local st = { total = struct.unpack('<d', raw), log = {} }
+  for at = 9, #raw, 16 do
+    local t, c = struct.unpack('<dd', raw, at)
+    st.log[#st.log + 1] = t
+    st.log[#st.log + 1] = c
+  end
+  return st
+end
+function L.encode(st)
+  local parts = { struct.pack('<d', st.total) }
+  for k = 1, #st.log, 2 do parts[#parts + 1] = struct.pack('<dd', st.log[k], st.log[k + 1]) end
+  return table.concat(parts)
+end
+function L.ttl(st, it, now)
+  local n = #st.log
+  if n == 0 then return 0 end
+  return st.log[n - 1] + it.w - now
+end
+-- the index of the first live charge and what the live charges add up to
+local function logLive(st, w, now)
+  if st == nil then return 1, 0 end
+  local used, from = st.total, 1
+  while from <= #st.log and not (st.log[from] + w > now) do
+    used = used - st.log[from + 1]
+    from = from + 2
+  end
+  return from, used
+end
+function L.adjust(st, it, delta, now, chargedAt)
+  local from, used = logLive(st, it.w, now)
+  local log = {}
+  if st ~= nil then log = st.log end
+  if delta >= 0 then
+    -- extra units are charged now, as a new entry (merged with one of the same instant)
+    local nxt = {}
+    for k = from, #log do nxt[#nxt + 1] = log[k] end
+    if delta > 0 then
+      local n = #nxt
+      if n > 0 and nxt[n - 1] == now then nxt[n] = nxt[n] + delta
+      else nxt[n + 1] = now; nxt[n + 2] = delta end
+    end
+    return { total = used + delta, log = nxt }
+  end
+  -- a refund takes from the charge it refunds, while that charge is still in the window
+  for k = #log - 1, from, -2 do
+    if log[k] == chargedAt then
+      local cost = log[k + 1]
+      local taken = math.min(cost, -delta)
+      local nxt = {}
+      for m = from, #log, 2 do
+        if m ~= k then
+          nxt[#nxt + 1] = log[m]; nxt[#nxt + 1] = log[m + 1]
+        elseif taken ~= cost then
+          nxt[#nxt + 1] = log[m]; nxt[#nxt + 1] = cost - taken
+        end
+      end
+      return { total = used - taken, log = nxt }
+    end
+  end
   return st
 end
 

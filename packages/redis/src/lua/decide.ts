@@ -143,6 +143,72 @@ local function slidingWindow(i, key, field, limit, w, cost, now, monitor)
   U0[i], R0[i], Z0[i] = used, max(0, limit - used), start + w - now
 end
 
+-- sliding-log, state <d> total, then <dd> time cost per charge, oldest first: the exact rolling
+-- window. A charge at t counts while t + w > now. Expired charges are the oldest, so only they are
+-- unpacked; the live ones are carried over as one substring, and the new charge is appended (or
+-- merged into an entry of the same instant), as core's algorithms/sliding-log.ts does.
+local function slidingLog(i, key, field, limit, w, cost, now, monitor)
+  local total, from, size = 0, 9, 0 -- from: byte offset of the first live entry
+  RAW[i] = ''
+  local raw = read(key, field)
+  if raw then
+    size = #raw
+    total = sunpack('<d', raw)
+    while from <= size do
+      local t, c = sunpack('<dd', raw, from)
+      if t + w > now then break end
+      total = total - c
+      from = from + 16
+    end
+    if from <= size then
+      RAW[i] = raw
+      seen(key, sunpack('<d', raw, size - 15) + w)
+    end
+  end
+  local fits = total + cost <= limit
+  local retry = 0
+  if not fits then
+    if cost > limit then
+      retry = INF
+    else
+      -- when enough of the oldest charges have left the window
+      local used, at = total, from
+      while at <= size do
+        local t, c = sunpack('<dd', raw, at)
+        used = used - c
+        if used + cost <= limit then retry = t + w - now; break end
+        at = at + 16
+      end
+    end
+  end
+  FITS[i], RETRY[i] = fits, retry
+  if monitor == 1 and not fits then CROSSED[i] = total + 0 <= limit end
+  local live = ''
+  if from <= size then live = string.sub(raw, from) end
+  local oldest = nil
+  if #live > 0 then oldest = sunpack('<d', live) end
+  if oldest then Z0[i] = oldest + w - now else Z0[i] = 0 end
+  U0[i], R0[i] = total, max(0, limit - total)
+  if cost > 0 then
+    local n = #live
+    if n > 0 and sunpack('<d', live, n - 15) == now then
+      live = string.sub(live, 1, n - 16) .. spack('<dd', now, sunpack('<d', live, n - 7) + cost)
+    else
+      live = live .. spack('<dd', now, cost)
+    end
+  end
+  NEXT[i] = spack('<d', total + cost) .. live
+  if #live > 0 then
+    local newest = sunpack('<d', live, #live - 15)
+    TTL[i], END[i] = newest + w - now, newest + w
+    Z1[i] = sunpack('<d', live) + w - now
+  else
+    TTL[i], END[i], Z1[i] = 0, now, 0
+  end
+  local used = total + cost
+  U1[i], R1[i] = used, max(0, limit - used)
+end
+
 -- token-bucket (GCRA), state <d> tat (theoretical arrival time); the key expires at tat
 local function slack(interval) return min(EPS, interval / 2) end -- core's slackFor
 local function tokenFits(tat, cap, interval, cost, now)
@@ -227,6 +293,7 @@ while pos <= #batch do
     if alg == 'f' then fixedWindow(i, key, field, limit, w, cost, now)
     elseif alg == 't' then tokenBucket(i, key, field, limit, w, cap, cost, now, monitor)
     elseif alg == 's' then slidingWindow(i, key, field, limit, w, cost, now, monitor)
+    elseif alg == 'l' then slidingLog(i, key, field, limit, w, cost, now, monitor)
     elseif alg == 'c' then leases(i, key, limit, w, cost, now, lease, monitor)
     else
       -- quota: <dddddd> previous, current and next calendar period around the client's clock
@@ -264,7 +331,8 @@ while pos <= #batch do
     end
     if report == 1 then
       -- multi-slot decisions: the uncharged view and the raw states before and after, for undo
-      out[#out + 1] = spack('<dddH', U0[i], R0[i], Z0[i], #RAW[i]) .. RAW[i] .. spack('<H', #state) .. state
+      -- (32-bit lengths: a sliding log holds up to 16 bytes x 10,000 charges)
+      out[#out + 1] = spack('<dddI4', U0[i], R0[i], Z0[i], #RAW[i]) .. RAW[i] .. spack('<I4', #state) .. state
     end
   end
 end
