@@ -21,6 +21,12 @@ export class Metrics {
     labelNames: ["limit", "mode", "category"] as const,
     registers: [this.registry],
   });
+  readonly subjectMissing = new Counter({
+    name: "tollgate_subject_missing_total",
+    help: "Limits that applied to a request lacking their subject field, by limit and action (deny, or skip when the limit says whenMissing: skip).",
+    labelNames: ["limit", "action", "category"] as const,
+    registers: [this.registry],
+  });
   readonly degraded = new Counter({
     name: "tollgate_degraded_decisions_total",
     help: "Decisions made without the primary store (failMode or fallback).",
@@ -78,6 +84,8 @@ export class Metrics {
       category: cat,
     });
     if (decision.degraded) this.degraded.inc({ category: cat });
+    for (const { limit } of decision.missing ?? []) this.subjectMissing.inc({ limit, action: "deny", category: cat });
+    for (const { limit } of decision.skipped ?? []) this.subjectMissing.inc({ limit, action: "skip", category: cat });
     for (const status of decision.limits) {
       if (status.exceeded) this.limitExceeded.inc({ limit: status.name, mode: status.mode, category: cat });
     }

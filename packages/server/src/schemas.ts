@@ -55,11 +55,24 @@ export const limitStatusSchema = z.object({
   alert: z.string().optional(),
 });
 
+const missingSubjectSchema = z.object({
+  limit: z.string(),
+  field: z.enum(["user", "key", "org", "project", "ip"]),
+});
+
 export const decisionSchema = z
   .object({
     allowed: z.boolean(),
     reason: z
-      .enum(["limit_exceeded", "quota_exceeded", "cost_exceeds_limit", "invalid_key", "forbidden", "store_unavailable"])
+      .enum([
+        "limit_exceeded",
+        "quota_exceeded",
+        "cost_exceeds_limit",
+        "subject_missing",
+        "invalid_key",
+        "forbidden",
+        "store_unavailable",
+      ])
       .optional(),
     retryAfter: z.number().int().optional(),
     degraded: z.boolean().optional(),
@@ -68,6 +81,14 @@ export const decisionSchema = z
     category: z.string().optional(),
     keyId: z.string().optional(),
     limits: z.array(limitStatusSchema),
+    missing: z
+      .array(missingSubjectSchema)
+      .optional()
+      .describe("reason subject_missing: the enforced limits whose subject field the request lacks."),
+    skipped: z
+      .array(missingSubjectSchema)
+      .optional()
+      .describe("Limits passed over for lack of their subject field (whenMissing: skip)."),
     headers: z.record(z.string(), z.string()).describe("RateLimit-Policy, RateLimit, Retry-After, ready to copy."),
   })
   .meta({ id: "Decision" });
@@ -107,7 +128,8 @@ export const limitSpecSchema = z
   .looseObject({
     name: z.string(),
     per: z.enum(["user", "key", "org", "project", "ip", "global"]),
-    algorithm: z.enum(["fixed-window", "sliding-window", "token-bucket", "quota", "concurrency"]),
+    algorithm: z.enum(["fixed-window", "sliding-window", "sliding-log", "token-bucket", "quota", "concurrency"]),
+    whenMissing: z.enum(["deny", "skip"]).optional(),
     limit: z.number(),
   })
   .describe("A limit as in API.md; fully validated by the same rules as the library.")

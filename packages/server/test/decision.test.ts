@@ -18,7 +18,7 @@ async function newKey(plan: string, extra: Record<string, unknown> = {}) {
   return res.body as { id: string; secret: string };
 }
 
-describe("case 1: per-user LLM budget (ops_triage, 20 per 3600 s sliding window)", () => {
+describe("case 1: per-user LLM budget (ops_triage, at most 20 in any rolling hour: sliding log)", () => {
   it("happy: 20 allowed, the 21st denied with Retry-After <= 3600, another user on the same IP allowed", async () => {
     // The clock starts exactly on the hour: the worst case for a sliding window's Retry-After.
     const subject = { user: "op-1", ip: "198.51.100.7" };
@@ -39,6 +39,48 @@ describe("case 1: per-user LLM budget (ops_triage, 20 per 3600 s sliding window)
     expect(other.body.allowed).toBe(true);
     clock.advance(2 * 3600 * 1000);
     expect((await check({ subject, category: "ops_triage" })).body.allowed).toBe(true);
+  });
+
+  it("no silent pass: a request without a user is denied subject_missing, counts nothing, and is a metric", async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await check({ subject: { project: "p" }, category: "ops_triage" });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        allowed: false,
+        reason: "subject_missing",
+        missing: [{ limit: "llm-hour", field: "user" }],
+        limits: [],
+      });
+      expect(res.body.retryAfter).toBeUndefined();
+      expect(res.body.headers["x-should-retry"]).toBe("false");
+    }
+    const metrics = await server.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).toContain(
+      'tollgate_subject_missing_total{limit="llm-hour",action="deny",category="ops_triage"} 3',
+    );
+  });
+
+  it("exact rolling hour: at most 20 in any hour; the wait is when the oldest charge leaves, and every reset says so", async () => {
+    const subject = { user: "op-roll", ip: "198.51.100.8" };
+    const started = clock.now();
+    for (let i = 0; i < 20; i++) {
+      expect((await check({ subject, category: "ops_triage" })).body.allowed).toBe(true);
+      clock.advance(60_000); // one a minute
+    }
+    const denied = await check({ subject, category: "ops_triage" });
+    expect(denied.body).toMatchObject({ allowed: false, reason: "limit_exceeded" });
+    // The first charge leaves the window an hour after it was made: 40 minutes from now.
+    const waited = started + 3_600_000 - clock.now();
+    expect(denied.body.retryAfter).toBe(waited / 1000);
+    const limit = denied.body.limits[0];
+    expect(limit.reset).toBeGreaterThanOrEqual(denied.body.retryAfter);
+    const t = Number(/;t=(\d+)/.exec(denied.body.headers.RateLimit)?.[1]);
+    expect(t).toBeGreaterThanOrEqual(denied.body.retryAfter);
+    clock.advance(denied.body.retryAfter * 1000 - 1);
+    expect((await check({ subject, category: "ops_triage" })).body.allowed).toBe(false);
+    clock.advance(1);
+    expect((await check({ subject, category: "ops_triage" })).body.allowed).toBe(true);
+    expect((await check({ subject, category: "ops_triage" })).body.allowed).toBe(false);
   });
 
   it("security: an agent key without the llm scope is forbidden; a key with it is allowed", async () => {

@@ -66,13 +66,12 @@ export const exampleConfig: ServerConfigInput = {
     llm_call: orgMonitor(15),
     collections: orgMonitor(3),
     evaluations: orgMonitor(3),
-    // Case 1: the ops console's "Ask AI" triage: 20 per hour per user, failing open; agent keys
-    // lack the `llm` scope and get `forbidden`.
+    // Case 1: the ops console's "Ask AI" triage: at most 20 in any rolling hour per user (an exact
+    // sliding log), failing open; agent keys lack the `llm` scope and get `forbidden`; a request
+    // without a user is denied `subject_missing` rather than let through.
     ops_triage: {
       requiredScope: "llm",
-      limits: [
-        { name: "llm-hour", per: "user", algorithm: "sliding-window", limit: 20, window: "1h", failMode: "open" },
-      ],
+      limits: [{ name: "llm-hour", per: "user", algorithm: "sliding-log", limit: 20, window: "1h", failMode: "open" }],
     },
     // Case 4's generator endpoint (its limits live in the anonymous / signed-in plans).
     generate: { limits: [] },
