@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import {
+  type AdjustOutcome,
   type Clock,
   type Decision,
   denialProblem,
@@ -30,6 +32,24 @@ export interface RequestFacts {
 
 type Resolver<Req, T> = T | ((req: Req, facts: RequestFacts) => T | Promise<T>);
 
+/**
+ * The subject a resolver returns: a core `Subject`, plus `apiKey`, a raw secret (the caller's API
+ * key) to charge as the `key` subject. It is hashed (SHA-256) before it becomes a counter id or
+ * appears in a decision, so the secret never reaches a store, a log or a response.
+ */
+export type SubjectInput = Subject & { apiKey?: string };
+
+/** Prefixes of raw secrets (OpenAI, Stripe-style, Tollgate keys, a whole Authorization header). */
+const SECRET_PATTERN = /^(?:sk-|sk_|rk_|tg_live_|tg_test_|bearer\s)/i;
+
+/**
+ * The `key` subject id of a raw API key: `sha256:` and 128 bits of its SHA-256, in hex. Use it to
+ * reset or peek a key's counters (`limiter.reset({ key: apiKeySubjectId(raw) })`).
+ */
+export function apiKeySubjectId(raw: string): string {
+  return `sha256:${createHash("sha256").update(raw).digest("hex").slice(0, 32)}`;
+}
+
 /** `true` lets the request through; `false` or `"forbidden"` answers 403, `"invalid_key"` 401. Nothing is counted. */
 export type Authorization = boolean | "forbidden" | "invalid_key";
 
@@ -40,8 +60,11 @@ export type Authorization = boolean | "forbidden" | "invalid_key";
  * rateLimit(limiter, { subject: (req) => ({ user: req.user.id }), category: "llm_call" });
  */
 export interface GateOptions<Req> {
-  /** Who is charged. The client `ip` is added unless you set one. Default: the IP alone. */
-  subject?: Resolver<Req, Subject | undefined>;
+  /**
+   * Who is charged. The client `ip` is added unless you set one (it only ever satisfies `per: ip`
+   * limits). Default: the IP alone. Return a raw API key as `apiKey`, never as `key`: it is hashed.
+   */
+  subject?: Resolver<Req, SubjectInput | undefined>;
   /** Endpoint category (`llm_call`). */
   category?: Resolver<Req, string | undefined>;
   /** Plan name; default from the limiter (`signed-in` with a user, `anonymous` without). */
@@ -72,6 +95,12 @@ export interface TollgateContext {
   subject: Subject;
   ip: string | undefined;
   readonly providerKey?: string;
+  /**
+   * Gives back everything this request was charged (the upstream call failed) and frees its
+   * leases. At most once, and it ends the token meter's reservation: the response is then not
+   * charged again. Same as `limiter.refund(decision)`.
+   */
+  refund(): Promise<AdjustOutcome>;
 }
 
 /** What the adapter should do with the request. */
@@ -92,11 +121,24 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as PromiseLike<T> | undefined)?.then === "function";
 }
 
-function context(decision: Decision | undefined, subject: Subject, ip: string | undefined, key?: string) {
-  const ctx: TollgateContext = { decision, subject, ip };
+const NOTHING_TO_REFUND: () => Promise<AdjustOutcome> = () => Promise.resolve({ applied: true });
+
+function context(
+  limiter: Limiter | null | undefined,
+  decision: Decision | undefined,
+  subject: Subject,
+  ip: string | undefined,
+  key?: string,
+) {
+  const refund = limiter && decision?.receipt ? () => limiter.refund(decision) : NOTHING_TO_REFUND;
+  const ctx = { decision, subject, ip } as TollgateContext;
+  Object.defineProperty(ctx, "refund", { value: refund, enumerable: false });
   if (key !== undefined) Object.defineProperty(ctx, "providerKey", { value: key, enumerable: false });
   return ctx;
 }
+
+/** Answers no wait can change (bad input, refusals): retrying clients (OpenAI SDKs) should not. */
+const NO_RETRY = { "x-should-retry": "false" };
 
 function deny(problem: Problem, decision: Decision | undefined, headers: Record<string, string>): GateResult {
   const result: GateResult = {
@@ -162,10 +204,30 @@ export function createIdentity<Req>(
     let resolved = resolve(options.subject, req, facts);
     if (isPromiseLike(resolved)) resolved = await resolved;
     resolved ??= {};
+    if (resolved.apiKey !== undefined || (resolved.key !== undefined && SECRET_PATTERN.test(resolved.key))) {
+      resolved = hashedKey(resolved, warn);
+    }
     const subject: Subject = ip !== undefined && resolved.ip === undefined ? { ...resolved, ip } : resolved;
     const key = byokHeaders.length > 0 ? providerKey(view.header, byokHeaders) : undefined;
     return { subject, ip, facts, providerKey: key };
   };
+}
+
+/** The subject with its raw API key replaced by its hash, as the `key` subject. */
+function hashedKey(input: SubjectInput, warn: (code: string, message: string) => void): Subject {
+  const { apiKey, ...subject } = input;
+  if (apiKey !== undefined) {
+    // An empty or non-string key is left for the limiter to reject by name.
+    if (typeof apiKey === "string" && apiKey.length > 0) subject.key = apiKeySubjectId(apiKey);
+    else subject.key = apiKey as string;
+    return subject;
+  }
+  warn(
+    "RAW_SECRET_AS_KEY",
+    "the subject's `key` looks like a raw API key: it was hashed before use. Return it as `apiKey` instead.",
+  );
+  subject.key = apiKeySubjectId(subject.key as string);
+  return subject;
 }
 
 /**
@@ -183,6 +245,7 @@ export function createGate<Req>(
   options: GateOptions<Req> = {},
 ): (req: Req, view: RequestView) => Promise<GateResult> {
   const identify = createIdentity(options);
+  const warn = warnOnce(options.logger);
   const clock = options.clock ?? systemClock;
   const headerOptions: HeaderOptions = { ...options.headers, now: () => clock.now() };
 
@@ -200,11 +263,11 @@ export function createGate<Req>(
     );
     if (identity === undefined) {
       const { decision, problem } = refusal(verdict === "invalid_key" ? "invalid_key" : "forbidden");
-      return deny(problem, decision, {});
+      return deny(problem, decision, NO_RETRY);
     }
     const { subject, ip, facts, providerKey: key } = identity;
     if (!limiter || (options.skip && (await options.skip(req)))) {
-      return { action: "continue", headers: {}, context: context(undefined, subject, ip, key) };
+      return { action: "continue", headers: {}, context: context(limiter, undefined, subject, ip, key) };
     }
 
     let decision: Decision;
@@ -221,11 +284,20 @@ export function createGate<Req>(
       if (cost !== undefined) input.cost = cost;
       decision = await limiter.check(input);
     } catch (error) {
-      if (error instanceof InputError) return deny(inputProblem(error), undefined, {});
+      if (error instanceof InputError) return deny(inputProblem(error), undefined, NO_RETRY);
       throw error;
     }
+    if (decision.skipped !== undefined) {
+      for (const { limit, field } of decision.skipped) {
+        warn(
+          `SUBJECT_SKIPPED:${limit}`,
+          `limit "${limit}" was skipped: the request has no ${field} subject (whenMissing: skip). ` +
+            `Every skip is a request this limit did not protect.`,
+        );
+      }
+    }
     const headers = rateLimitHeaders(decision, headerOptions);
-    if (decision.allowed) return { action: "continue", headers, context: context(decision, subject, ip, key) };
+    if (decision.allowed) return { action: "continue", headers, context: context(limiter, decision, subject, ip, key) };
     return deny({ ...denialProblem(decision) }, decision, headers);
   };
 }

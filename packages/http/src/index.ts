@@ -6,6 +6,7 @@
  * import { createGate, resultCache, memoryCache } from "@tollgate/http";
  * const gate = createGate(limiter, { subject: (req) => ({ user: req.userId }) });
  */
+export { BodyMeter, type MeterResult } from "./body-meter.js";
 export { byokHeaderNames, DEFAULT_BYOK_HEADERS, providerKey, stripProviderKey } from "./byok.js";
 export {
   type CacheResult,
@@ -18,6 +19,7 @@ export {
 } from "./cache.js";
 export {
   type Authorization,
+  apiKeySubjectId,
   createGate,
   createIdentity,
   createUsage,
@@ -27,6 +29,7 @@ export {
   type RequestFacts,
   type RequestView,
   releaseWhenDone,
+  type SubjectInput,
   type TollgateContext,
 } from "./gate.js";
 export { compileTrust, formatIp, ipSubject, parseIp } from "./ip.js";
@@ -36,6 +39,8 @@ export { type AddressSource, clientAddress, parseForwarded, parseXForwardedFor, 
 export {
   DEFAULT_MAX_TOKENS,
   estimateTokens,
+  type FinishOptions,
+  type MeteredOutcome,
   promptTokens,
   settleOnce,
   type TokenCostOptions,

@@ -122,21 +122,50 @@ export class TokenMeter {
   }
 }
 
+/** What a metered response came to (see `BodyMeter`); a bare number is a token count. */
+export interface MeteredOutcome {
+  tokens: number;
+  reported: boolean;
+  status: number;
+}
+
+/** How a metered reservation ends. */
+export interface FinishOptions {
+  /**
+   * An upstream error (HTTP 4xx/5xx) that reported no `usage` produced no tokens: refund the
+   * reservation instead of charging the error body as if it were an answer. Default true.
+   */
+  refundErrors?: boolean;
+}
+
 /**
- * Settles a reservation exactly once, whichever comes first of "response finished" and "client
- * went away". Settlement errors are swallowed: the limiter already degrades on store failures.
+ * Ends a reservation exactly once, whichever comes first of "response finished" and "client went
+ * away": settled with the reported usage, or refunded when the upstream failed without usage.
+ * The limiter itself settles or refunds a decision at most once, so a handler that already
+ * called `req.tollgate.refund()` (or `limiter.refund`) is not charged again here. Errors are
+ * swallowed: the limiter already degrades on store failures.
  */
-export function settleOnce(limiter: Limiter, decision: Decision | undefined): (tokens: number) => void {
+export function settleOnce(
+  limiter: Limiter,
+  decision: Decision | undefined,
+  options: FinishOptions = {},
+): (result: MeteredOutcome | number) => void {
   let done = decision?.receipt === undefined;
-  return (tokens) => {
+  const refundErrors = options.refundErrors ?? true;
+  return (result) => {
     if (done || !decision) return;
     done = true;
-    void limiter.settle(decision, Math.max(0, Math.round(tokens)));
+    const outcome = typeof result === "number" ? { tokens: result, reported: true, status: 200 } : result;
+    if (refundErrors && outcome.status >= 400 && !outcome.reported) {
+      void limiter.refund(decision);
+      return;
+    }
+    void limiter.settle(decision, Math.max(0, Math.round(outcome.tokens)));
   };
 }
 
 /** Options for reserving and settling token costs on an LLM endpoint. */
-export interface TokenCostOptions<Req> {
+export interface TokenCostOptions<Req> extends FinishOptions {
   /** Tokens to reserve for a request. Default: prompt estimate + `max_tokens` from the JSON body. */
   estimate?: (req: Req) => number | Promise<number>;
 }

@@ -5,9 +5,15 @@ import request from "supertest";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { brokenStore, captureLogs, expectProblem, parseRateLimit, START, setup } from "./helpers.js";
 
-function app(limiter: ReturnType<typeof setup>["limiter"] | undefined, options: Parameters<typeof rateLimit>[1] = {}) {
+function app(
+  limiter: ReturnType<typeof setup>["limiter"] | undefined,
+  options: Parameters<typeof rateLimit>[1] = {},
+  before?: express.RequestHandler,
+) {
   const server = express();
   server.use(express.json());
+  // Middleware that must see every request (a request logger) goes before the routes.
+  if (before) server.use(before);
   server.get("/api/usage", usage(limiter, { subject: (req) => userOf(req) }));
   server.post("/api/ai", rateLimit(limiter, { subject: (req) => userOf(req), ...options }), (req, res) => {
     res.json({ ok: true, byok: req.tollgate?.providerKey !== undefined });
@@ -103,9 +109,13 @@ describe("express rateLimit", () => {
       vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" "))),
     );
     const secret = "sk-test-SECRET-provider-key-123";
-    const server = app(limiter, { logger });
-    server.use((req: express.Request, _res: express.Response, next: express.NextFunction) => {
-      lines.push(JSON.stringify({ headers: req.headers, tollgate: req.tollgate }));
+    let logged = 0;
+    // A request logger registered before the route: it sees every request, after the handler has run.
+    const server = app(limiter, { logger }, (req, res, next) => {
+      res.on("finish", () => {
+        logged++;
+        lines.push(JSON.stringify({ headers: req.headers, tollgate: req.tollgate }));
+      });
       next();
     });
     await request(server).post("/api/ai").send({}).expect(200);
@@ -117,7 +127,9 @@ describe("express rateLimit", () => {
     }
     const denied = await request(server).post("/api/ai").send({});
     expect(denied.status).toBe(429);
-    expect(lines.length).toBeGreaterThan(0);
+    // The logger saw all four requests, two of them carrying the key, and logged their tollgate context.
+    expect(logged).toBe(4);
+    expect(lines.filter((line) => line.includes('"tollgate":{"decision"'))).toHaveLength(3);
     expect(lines.join("\n")).not.toContain(secret);
     expect(spies.length).toBe(5);
   });

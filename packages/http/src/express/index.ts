@@ -71,7 +71,12 @@ export function rateLimit(limiter: Limiter | null | undefined, options: ExpressR
     for (const name in result.headers) res.setHeader(name, result.headers[name] as string);
     req.tollgate = result.context;
     const { decision } = result.context;
-    if (estimate && limiter && decision) meterNodeResponse(res, promptTokens(req.body), settleOnce(limiter, decision));
+    if (estimate && limiter && decision)
+      meterNodeResponse(
+        res,
+        promptTokens(req.body),
+        settleOnce(limiter, decision, tokens === true ? {} : tokens || {}),
+      );
     // Only leases need the close event; a listener per request would cost every other route too.
     if (holdsLease(limiter, decision)) res.once("close", () => releaseWhenDone(limiter, decision));
     next();

@@ -81,7 +81,11 @@ const plugin: FastifyPluginAsync<TollgatePluginOptions> = async (fastify, plugin
       request.tollgate = result.context;
       const { decision } = result.context;
       if (estimate && limiter && decision) {
-        meterNodeResponse(reply.raw, promptTokens(request.body), settleOnce(limiter, decision));
+        meterNodeResponse(
+          reply.raw,
+          promptTokens(request.body),
+          settleOnce(limiter, decision, tokens === true ? {} : tokens || {}),
+        );
       }
       // Only leases need the close event; a listener per request would cost every other route too.
       if (holdsLease(limiter, decision)) reply.raw.once("close", () => releaseWhenDone(limiter, decision));

@@ -62,7 +62,11 @@ export function rateLimit(
     await next();
     const { decision } = result.context;
     if (estimate && limiter && decision) {
-      c.res = meterWebResponse(c.res, promptTokens(await jsonBody(c)), settleOnce(limiter, decision));
+      c.res = meterWebResponse(
+        c.res,
+        promptTokens(await jsonBody(c)),
+        settleOnce(limiter, decision, tokens === true ? {} : tokens || {}),
+      );
     }
     releaseWhenDone(limiter, decision);
   };

@@ -67,7 +67,11 @@ export function withRateLimit<C extends object = object>(
     let response = await handler(request, { ...(context as C), tollgate: result.context });
     const { decision } = result.context;
     if (estimate && limiter && decision) {
-      response = meterWebResponse(response, promptTokens(await jsonBody(request)), settleOnce(limiter, decision));
+      response = meterWebResponse(
+        response,
+        promptTokens(await jsonBody(request)),
+        settleOnce(limiter, decision, options.tokens === true ? {} : options.tokens || {}),
+      );
     }
     releaseWhenDone(limiter, decision);
     // Responses from fetch() have immutable headers: copy into a fresh Response before adding ours.
