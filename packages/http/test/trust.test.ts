@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { request as httpRequest } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { createLimiter, type LimitSpec, manualClock, memoryStore } from "@tollgate/core";
+import { meterNodeResponse, settleOnce } from "@tollgate/http";
 import { rateLimit } from "@tollgate/http/express";
 import express from "express";
 import request from "supertest";
@@ -142,13 +143,28 @@ describe("the token meter charges what the upstream reported", () => {
 
   it("an SSE response whose content type is set by writeHead is metered by its reported usage", async () => {
     const limiter = limiterWith([tokenLimit()]);
-    const server = llmApp(limiter, (_req, res) => {
+    // A bare Node response: `writeHead(status, headers)` with nothing set before keeps no headers
+    // that `getHeader` could read (the fast path Fastify's raw replies and plain handlers take).
+    const decision = await limiter.check({ subject: { user: "u2" }, cost: 2_000 });
+    const server0 = createServer((_req, res) => {
+      meterNodeResponse(res, 100, settleOnce(limiter, decision));
       res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
       for (const event of streamed(30).split(/(?<=\n\n)/)) res.write(event);
       res.end();
     });
-    await request(server).post("/v1/chat/completions").set("x-user", "u2").send({ stream: true }).expect(200);
+    await new Promise<void>((resolve) => server0.listen(0, "127.0.0.1", resolve));
+    const { port } = server0.address() as AddressInfo;
+    await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    server0.close();
     expect(await usedBy(limiter, { user: "u2" })).toBe(30);
+    // And through Express, where writeHead's headers mix with those already set.
+    const server = llmApp(limiter, (_req, res) => {
+      res.writeHead(200, { "Content-Type": "text/event-stream" });
+      for (const event of streamed(31).split(/(?<=\n\n)/)) res.write(event);
+      res.end();
+    });
+    await request(server).post("/v1/chat/completions").set("x-user", "u2b").send({ stream: true }).expect(200);
+    expect(await usedBy(limiter, { user: "u2b" })).toBe(31);
   });
 
   for (const [encoding, encode] of [
