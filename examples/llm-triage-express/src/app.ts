@@ -8,7 +8,7 @@ import express, { type Express as Application, type NextFunction, type Request, 
 declare global {
   namespace Express {
     interface Request {
-      user?: { id: string; role: string };
+      user?: { id?: string; role: string };
     }
   }
 }
@@ -17,12 +17,15 @@ declare global {
 const ALLOWED_ROLES = new Set(["admin", "operator"]);
 
 /** Demo credentials: alice has a session and an API key, both resolving to user "alice". */
-const CREDENTIALS: Record<string, { id: string; role: string }> = {
+const CREDENTIALS: Record<string, { id?: string; role: string }> = {
   "session-alice": { id: "alice", role: "operator" },
   "key-alice": { id: "alice", role: "operator" },
   "session-root": { id: "root", role: "admin" },
   "session-bob": { id: "bob", role: "readonly" },
   "key-agent-7": { id: "agent-7", role: "agent" },
+  // A session record with its user id lost (an identity bug upstream): the limiter must refuse it
+  // (400 subject_missing), not wave it through unlimited.
+  "session-anon": { role: "operator" },
 };
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -39,7 +42,11 @@ export interface TriageAppOptions {
   store?: Store;
 }
 
-/** The limiter: sliding window per user, 20 per 3600 s unless LLM_RATE_LIMIT_REQUESTS / _WINDOW say otherwise. */
+/**
+ * The limiter: an exact rolling window per user (a sliding log: at most 20 in any 3600 s, the
+ * Retry-After is when the oldest call leaves the window), unless LLM_RATE_LIMIT_REQUESTS / _WINDOW
+ * say otherwise.
+ */
 export function triageLimiter(options: TriageAppOptions = {}): Limiter {
   const env = options.env ?? process.env;
   const limit = positive(env, "LLM_RATE_LIMIT_REQUESTS", 20);
@@ -49,7 +56,7 @@ export function triageLimiter(options: TriageAppOptions = {}): Limiter {
     ...(options.clock ? { clock: options.clock } : {}),
     // Availability over exact accounting: an unreachable store lets requests through.
     limits: [
-      { name: "llm", per: "user", algorithm: "sliding-window", limit, window: windowSeconds * 1000, failMode: "open" },
+      { name: "llm", per: "user", algorithm: "sliding-log", limit, window: windowSeconds * 1000, failMode: "open" },
     ],
   });
 }
@@ -73,7 +80,7 @@ export function createApp(options: TriageAppOptions = {}): Application {
     "/api/ai/triage",
     authenticate,
     rateLimit(limiter, {
-      subject: (req) => ({ user: (req.user as { id: string }).id }),
+      subject: (req) => ({ user: req.user?.id }),
       authorize: (req) => ALLOWED_ROLES.has(req.user?.role ?? ""),
     }),
     (req, res) => {
