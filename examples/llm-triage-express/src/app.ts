@@ -8,7 +8,7 @@ import express, { type Express as Application, type NextFunction, type Request, 
 declare global {
   namespace Express {
     interface Request {
-      user?: { id?: string; role: string };
+      user?: { id: string; role: string };
     }
   }
 }
@@ -17,7 +17,7 @@ declare global {
 const ALLOWED_ROLES = new Set(["admin", "operator"]);
 
 /** Demo credentials: alice has a session and an API key, both resolving to user "alice". */
-const CREDENTIALS: Record<string, { id?: string; role: string }> = {
+const CREDENTIALS: Record<string, { id: string; role: string }> = {
   "session-alice": { id: "alice", role: "operator" },
   "key-alice": { id: "alice", role: "operator" },
   "session-root": { id: "root", role: "admin" },
@@ -25,7 +25,7 @@ const CREDENTIALS: Record<string, { id?: string; role: string }> = {
   "key-agent-7": { id: "agent-7", role: "agent" },
   // A session record with its user id lost (an identity bug upstream): the limiter must refuse it
   // (400 subject_missing), not wave it through unlimited.
-  "session-anon": { role: "operator" },
+  "session-anon": { id: "", role: "operator" },
 };
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -80,7 +80,8 @@ export function createApp(options: TriageAppOptions = {}): Application {
     "/api/ai/triage",
     authenticate,
     rateLimit(limiter, {
-      subject: (req) => ({ user: req.user?.id }),
+      // An empty id is no user at all: the limit then refuses the request (subject_missing).
+      subject: (req) => ({ user: req.user?.id || undefined }),
       authorize: (req) => ALLOWED_ROLES.has(req.user?.role ?? ""),
     }),
     (req, res) => {
