@@ -128,6 +128,12 @@ describe("limit config: every bad case is a ConfigError naming the field", () =>
     rejectsAt({ ...base, algorithm: "token-bucket", burst }, "burst");
   });
 
+  it("a sliding log above 10,000 (one timestamp per unit) points at sliding-window", () => {
+    expect(parseLimit({ ...base, algorithm: "sliding-log", limit: 10_000 }).limit).toBe(10_000);
+    rejectsAt({ ...base, algorithm: "sliding-log", limit: 10_001 }, "limit");
+    expect(() => parseLimit({ ...base, algorithm: "sliding-log", limit: 10_001 })).toThrow(/sliding-window/);
+  });
+
   it("tokens unit on concurrency", () => {
     rejectsAt({ name: "c", per: "user", algorithm: "concurrency", limit: 2, unit: "tokens" }, "unit");
   });
@@ -137,6 +143,7 @@ describe("limit config: every bad case is a ConfigError naming the field", () =>
     ["mode", "shadow"],
     ["failMode", "maybe"],
     ["byokExempt", "yes"],
+    ["whenMissing", "allow"],
   ])("bad enum %s", (field, value) => {
     rejectsAt({ ...base, [field]: value }, field);
   });
@@ -284,6 +291,13 @@ describe("limit config: the parsed result", () => {
     expect(() => {
       (limit as { limit: number }).limit = 1_000;
     }).toThrow(TypeError);
+  });
+
+  it("whenMissing defaults to deny for enforced limits and skip for monitors; either can be set", () => {
+    expect(parseLimit(base).whenMissing).toBe("deny");
+    expect(parseLimit({ ...base, mode: "monitor" }).whenMissing).toBe("skip");
+    expect(parseLimit({ ...base, whenMissing: "skip" }).whenMissing).toBe("skip");
+    expect(parseLimit({ ...base, mode: "monitor", whenMissing: "deny" }).whenMissing).toBe("deny");
   });
 
   it("a list is frozen too, and does not share the caller's categories array", () => {

@@ -509,3 +509,37 @@ describe("concurrency: acquire and release", () => {
     expect((await limiter.acquire({ subject: { user: "a" } })).allowed).toBe(true);
   });
 });
+
+describe("subjects a limit cannot find", () => {
+  it("reports every miss to onSubjectMissing, denies before calling the store, and skips byok-exempt limits silently", async () => {
+    const events: string[] = [];
+    const decide = vi.fn();
+    const clock = manualClock(START);
+    const inner = memoryStore({ clock });
+    const store: Store = {
+      ...inner,
+      synchronous: true,
+      decide(request) {
+        decide(request);
+        return inner.decide(request);
+      },
+    };
+    const { limiter } = setup({
+      store,
+      clock,
+      limits: [
+        minute,
+        { name: "org", per: "org", algorithm: "fixed-window", limit: 5, window: "1m", whenMissing: "skip" },
+        { name: "byok", per: "project", algorithm: "fixed-window", limit: 5, window: "1m", byokExempt: true },
+      ],
+      hooks: { onSubjectMissing: (missing, action) => void events.push(`${action}:${missing.limit}:${missing.field}`) },
+    });
+    const denied = await limiter.check({ subject: { ip: "198.51.100.1" }, byok: true });
+    expect(denied).toMatchObject({ allowed: false, reason: "subject_missing" });
+    expect(decide).not.toHaveBeenCalled();
+    expect(events).toEqual(["deny:minute:user", "skip:org:org"]);
+    expect(limiter.checkSync({ subject: { ip: "198.51.100.1" }, byok: true }).reason).toBe("subject_missing");
+    const allowed = await limiter.check({ subject: { user: "u", project: "p" } });
+    expect(allowed).toMatchObject({ allowed: true, skipped: [{ limit: "org", field: "org" }] });
+  });
+});
