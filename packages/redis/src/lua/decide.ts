@@ -148,7 +148,8 @@ end
 -- unpacked; the live ones are carried over as one substring, and the new charge is appended (or
 -- merged into an entry of the same instant), as core's algorithms/sliding-log.ts does.
 local function slidingLog(i, key, field, limit, w, cost, now, monitor)
-  local total, from, size = 0, 9, 0 -- from: byte offset of the first live entry
+  -- from: byte offset of the first live entry; oldest / newest: the live entries' times (nil: none)
+  local total, from, size, oldest, newest = 0, 9, 0, nil, nil
   RAW[i] = ''
   local raw = read(key, field)
   if raw then
@@ -156,13 +157,14 @@ local function slidingLog(i, key, field, limit, w, cost, now, monitor)
     total = sunpack('<d', raw)
     while from <= size do
       local t, c = sunpack('<dd', raw, from)
-      if t + w > now then break end
+      if t + w > now then oldest = t; break end
       total = total - c
       from = from + 16
     end
-    if from <= size then
+    if oldest then
       RAW[i] = raw
-      seen(key, sunpack('<d', raw, size - 15) + w)
+      newest = sunpack('<d', raw, size - 15)
+      seen(key, newest + w)
     end
   end
   local fits = total + cost <= limit
@@ -183,30 +185,29 @@ local function slidingLog(i, key, field, limit, w, cost, now, monitor)
   end
   FITS[i], RETRY[i] = fits, retry
   if monitor == 1 and not fits then CROSSED[i] = total + 0 <= limit end
-  local live = ''
-  if from <= size then live = string.sub(raw, from) end
-  local oldest = nil
-  if #live > 0 then oldest = sunpack('<d', live) end
-  if oldest then Z0[i] = oldest + w - now else Z0[i] = 0 end
   U0[i], R0[i] = total, max(0, limit - total)
-  if cost > 0 then
-    local n = #live
-    if n > 0 and sunpack('<d', live, n - 15) == now then
-      live = string.sub(live, 1, n - 16) .. spack('<dd', now, sunpack('<d', live, n - 7) + cost)
-    else
-      live = live .. spack('<dd', now, cost)
-    end
+  local used = total + cost
+  U1[i], R1[i] = used, max(0, limit - used)
+  if oldest then Z0[i] = oldest + w - now else Z0[i] = 0 end
+  -- the state after this charge: live entries, plus this one (merged into one of the same instant)
+  local header = spack('<d', used)
+  if cost > 0 and newest == now then
+    NEXT[i] = header .. string.sub(raw, from, size - 8) .. spack('<d', sunpack('<d', raw, size - 7) + cost)
+  elseif cost > 0 then
+    if oldest then NEXT[i] = header .. string.sub(raw, from) .. spack('<dd', now, cost)
+    else NEXT[i] = header .. spack('<dd', now, cost) end
+    newest = now
+    oldest = oldest or now
+  elseif oldest then
+    NEXT[i] = header .. string.sub(raw, from)
+  else
+    NEXT[i] = header
   end
-  NEXT[i] = spack('<d', total + cost) .. live
-  if #live > 0 then
-    local newest = sunpack('<d', live, #live - 15)
-    TTL[i], END[i] = newest + w - now, newest + w
-    Z1[i] = sunpack('<d', live) + w - now
+  if newest then
+    TTL[i], END[i], Z1[i] = newest + w - now, newest + w, oldest + w - now
   else
     TTL[i], END[i], Z1[i] = 0, now, 0
   end
-  local used = total + cost
-  U1[i], R1[i] = used, max(0, limit - used)
 end
 
 -- token-bucket (GCRA), state <d> tat (theoretical arrival time); the key expires at tat
