@@ -7,7 +7,9 @@ import {
   fixedWindow,
   type QuotaState,
   quota,
+  type SlidingLogState,
   type SlidingWindowState,
+  slidingLog,
   slidingWindow,
   type TokenBucketState,
   tokenBucket,
@@ -510,5 +512,67 @@ describe("adjust (settle / refund)", () => {
     const denied = quota.charge(debt, limit, 1, day + 2_000);
     expect(denied.fits).toBe(false);
     expect(denied.retryAfterMs).toBe(Date.parse("2024-06-02T00:00:00Z") - (day + 2_000));
+  });
+});
+
+describe("sliding-log (exact rolling window)", () => {
+  const contents = (state: SlidingLogState | undefined) =>
+    state === undefined ? "none" : JSON.stringify([state.total, state.log.slice(state.from, state.end)]);
+
+  it("property: no state ever changes once made, whichever earlier state is charged, settled or refunded next", () => {
+    // States share their array (appends happen in place): branching from old states must never
+    // change what any state holds.
+    const step = fc.record({
+      from: fc.nat(),
+      kind: fc.constantFrom("charge", "charge", "settle", "refund"),
+      cost: fc.integer({ min: 0, max: 4 }),
+      gap: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 4_000 })),
+      monitor: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 80 }), (steps) => {
+        const enforce = limitOf({ algorithm: "sliding-log", limit: 6, window: "10s", unit: "tokens" });
+        const monitor = limitOf({ algorithm: "sliding-log", limit: 6, window: "10s", unit: "tokens", mode: "monitor" });
+        const made: { state: SlidingLogState | undefined; seen: string; at: number }[] = [
+          { state: undefined, seen: "none", at: 0 },
+        ];
+        let now = 1_000_000;
+        for (const { from, kind, cost, gap, monitor: isMonitor } of steps) {
+          now += gap;
+          const base = made[from % made.length] as (typeof made)[number];
+          const limit = isMonitor ? monitor : enforce;
+          let next: SlidingLogState | undefined;
+          if (kind === "charge") next = slidingLog.charge(base.state, limit, cost, now).next;
+          else if (kind === "settle") next = slidingLog.adjust(base.state, limit, cost, now, base.at);
+          else next = slidingLog.adjust(base.state, limit, -cost, now, base.at);
+          made.push({ state: next, seen: contents(next), at: now });
+          for (const { state, seen } of made) expect(contents(state)).toBe(seen);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("a denial waits exactly until enough of the oldest charges leave; the log keeps one entry per instant", () => {
+    const limit = limitOf({ algorithm: "sliding-log", limit: 5, window: "10s", unit: "tokens" });
+    let state: SlidingLogState | undefined;
+    for (const [at, cost] of [
+      [0, 2],
+      [1_000, 1],
+      [1_000, 1],
+      [4_000, 1],
+    ] as const) {
+      const charge = slidingLog.charge(state, limit, cost, at);
+      expect(charge.fits).toBe(true);
+      state = charge.next;
+    }
+    expect(state?.log.slice(state.from, state.end)).toEqual([0, 2, 1_000, 2, 4_000, 1]);
+    // 5 of 5 used: a cost of 3 needs the charges at 0 and 1,000 to leave, at 11,000.
+    const denied = slidingLog.charge(state, limit, 3, 6_000);
+    expect(denied).toMatchObject({ fits: false, retryAfterMs: 5_000 });
+    expect(slidingLog.charge(state, limit, 3, 10_999).fits).toBe(false);
+    expect(slidingLog.charge(state, limit, 3, 11_000).fits).toBe(true);
+    expect(slidingLog.view(state, limit, 6_000)).toEqual({ used: 5, remaining: 0, resetMs: 4_000 });
+    expect(slidingLog.charge(state, limit, 6, 6_000).retryAfterMs).toBe(Number.POSITIVE_INFINITY);
   });
 });

@@ -2,14 +2,20 @@ import type { Limit } from "../limit.js";
 import type { Algorithm, Charge } from "./types.js";
 
 /**
- * Every charge still inside the window, oldest first, as flat `[time, cost, time, cost, ...]`,
- * plus `total`, the sum of every cost held. Charges made in the same millisecond share one entry,
- * so a subject holds at most `limit` entries from charges (each costs at least 1), plus one per
- * settled excess still in the window.
+ * Every charge still inside the window, oldest first, as flat `[time, cost, time, cost, ...]` in
+ * `log[from..end)`, plus `total`, the sum of those costs. Charges made in the same millisecond
+ * share one entry, so a subject holds at most `limit` entries from charges (each costs at least
+ * 1), plus one per settled excess still in the window.
+ *
+ * States share their array: a charge is appended in place when nothing was appended after `end`
+ * yet, where no other state looks, so every state reads exactly what it held when made: a state
+ * is never changed (see `append`).
  */
 export interface SlidingLogState {
   readonly total: number;
-  readonly log: readonly number[];
+  readonly log: number[];
+  readonly from: number;
+  readonly end: number;
 }
 
 /** The live part of a log at `now`: where it starts in `log` and what it adds up to. */
@@ -18,6 +24,9 @@ interface Live {
   used: number;
 }
 
+/** Expired entries past this many slots are dropped from a shared array by copying the live ones. */
+const COMPACT_AFTER = 64;
+
 /**
  * A charge made at `t` counts while `t + window > now`. Expired entries are always the oldest, so
  * only they are visited: the total is kept, not recomputed. (The Redis script computes the same
@@ -25,32 +34,54 @@ interface Live {
  */
 function liveAt(state: SlidingLogState | undefined, windowMs: number, now: number): Live {
   if (state === undefined) return { from: 0, used: 0 };
-  const { log } = state;
+  const { log, end } = state;
   let used = state.total;
-  let from = 0;
-  while (from < log.length && !((log[from] as number) + windowMs > now)) {
+  let from = state.from;
+  while (from < end && !((log[from] as number) + windowMs > now)) {
     used -= log[from + 1] as number;
     from += 2;
   }
   return { from, used };
 }
 
-/** The live entries with `cost` charged at `now` appended (merged into an entry of the same instant). */
-function append(log: readonly number[], from: number, used: number, cost: number, now: number): SlidingLogState {
-  const next = log.slice(from);
-  if (cost > 0) {
-    const n = next.length;
-    if (n > 0 && next[n - 2] === now) next[n - 1] = (next[n - 1] as number) + cost;
-    else next.push(now, cost);
+/** A fresh array holding `log[from..end)`. */
+function copied(log: readonly number[], from: number, end: number, total: number): SlidingLogState {
+  const next = log.slice(from, end);
+  return { total, log: next, from: 0, end: next.length };
+}
+
+/**
+ * The live entries with `cost` charged at `now` appended (merged into an entry of the same
+ * instant). Appending writes past `end` of the shared array, where no state looks, unless a state
+ * derived from this one already wrote there: then, as for a merge (which changes an entry older
+ * states can see), the live entries are copied first. The common sequence (each state charged
+ * once, its successor next) appends in place: O(1) amortised instead of O(limit) per charge.
+ */
+function append(state: SlidingLogState | undefined, live: Live, cost: number, now: number): SlidingLogState {
+  const total = live.used + cost;
+  if (state === undefined) return { total, log: cost > 0 ? [now, cost] : [], from: 0, end: cost > 0 ? 2 : 0 };
+  const { log, end } = state;
+  const { from } = live;
+  if (cost === 0) return from === state.from ? state : { total, log, from, end };
+  if (end > from && log[end - 2] === now) {
+    const next = copied(log, from, end, total);
+    next.log[next.end - 1] = (next.log[next.end - 1] as number) + cost;
+    return next;
   }
-  return { total: used + cost, log: next };
+  if (log.length !== end || (from > COMPACT_AFTER && from * 2 > end)) {
+    const next = copied(log, from, end, total);
+    next.log.push(now, cost);
+    return { total, log: next.log, from: 0, end: next.end + 2 };
+  }
+  log.push(now, cost);
+  return { total, log, from, end: end + 2 };
 }
 
 /** Milliseconds until `cost` fits once the oldest charges leave the window (absent other traffic). */
 function waitFor(state: SlidingLogState, live: Live, limit: Limit, cost: number, now: number): number {
-  const { log } = state;
+  const { log, end } = state;
   let used = live.used;
-  for (let i = live.from; i < log.length; i += 2) {
+  for (let i = live.from; i < end; i += 2) {
     used -= log[i + 1] as number;
     if (used + cost <= limit.limit) return (log[i] as number) + limit.windowMs - now;
   }
@@ -67,14 +98,16 @@ export const slidingLog: Algorithm<SlidingLogState> = {
   charge(state, limit, cost, now): Charge<SlidingLogState> {
     const live = liveAt(state, limit.windowMs, now);
     const fits = live.used + cost <= limit.limit;
-    const next = append(state?.log ?? [], live.from, live.used, cost, now);
+    // An enforced limit that does not fit is never charged (its `next` is dropped): no append, so
+    // a subject hammering its limit costs no copies.
+    const next = fits || limit.mode === "monitor" ? append(state, live, cost, now) : append(state, live, 0, now);
     if (fits) return { fits, next, retryAfterMs: 0 };
     if (cost > limit.limit || state === undefined) return { fits, next, retryAfterMs: Number.POSITIVE_INFINITY };
     return { fits, next, retryAfterMs: waitFor(state, live, limit, cost, now) };
   },
   view(state, limit, now) {
     const live = liveAt(state, limit.windowMs, now);
-    const oldest = state?.log[live.from];
+    const oldest = state !== undefined && live.from < state.end ? (state.log[live.from] as number) : undefined;
     return {
       used: live.used,
       remaining: Math.max(0, limit.limit - live.used),
@@ -84,25 +117,29 @@ export const slidingLog: Algorithm<SlidingLogState> = {
   },
   adjust(state, limit, delta, now, chargedAt) {
     const live = liveAt(state, limit.windowMs, now);
-    const log = state?.log ?? [];
     // Extra units are charged now, as a new entry.
-    if (delta >= 0) return append(log, live.from, live.used, delta, now);
+    if (delta >= 0) return append(state, live, delta, now);
+    if (state === undefined) return state;
     // A refund takes from the charge it refunds, while that charge is still in the window.
-    for (let i = log.length - 2; i >= live.from; i -= 2) {
+    const { log, end } = state;
+    for (let i = end - 2; i >= live.from; i -= 2) {
       if (log[i] !== chargedAt) continue;
       const cost = log[i + 1] as number;
       const taken = Math.min(cost, -delta);
-      const next = log.slice(live.from);
+      const next = copied(log, live.from, end, live.used - taken);
       const at = i - live.from;
-      if (taken === cost) next.splice(at, 2);
-      else next[at + 1] = cost - taken;
-      return { total: live.used - taken, log: next };
+      if (taken === cost) {
+        next.log.splice(at, 2);
+        return { total: next.total, log: next.log, from: 0, end: next.end - 2 };
+      }
+      next.log[at + 1] = cost - taken;
+      return next;
     }
     return state;
   },
   release: (state) => state,
   ttlMs(state, limit, now) {
-    const newest = state.log[state.log.length - 2];
-    return newest === undefined ? 0 : newest + limit.windowMs - now;
+    if (state.end <= state.from) return 0;
+    return (state.log[state.end - 2] as number) + limit.windowMs - now;
   },
 };
