@@ -12,6 +12,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -221,3 +222,39 @@ def parse_structured(value: str) -> Dict[str, Dict[str, str]]:
                 part.split("=", 1) for part in match.group(2).split(";") if "=" in part
             )
     return result
+
+
+class RunningExample:
+    def __init__(self, process: subprocess.Popen, url: str, output: List[str]) -> None:
+        self.process, self.url, self.output = process, url, output
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def start_example(script: Path, env: Dict[str, str]) -> RunningExample:
+    """Runs an example exactly as its README says (``python3 script.py``) on a free port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=str(script.parent),
+        env={"PATH": os.environ.get("PATH", ""), "PORT": str(port), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: List[str] = []
+    threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=0.5)
+            return RunningExample(process, url, output)
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{script.name} did not start:\n" + "".join(output))
+            time.sleep(0.1)

@@ -9,6 +9,7 @@ from .aio import AsyncTollgate
 from .client import Tollgate
 from .errors import AuthenticationError, ConflictError, InvalidRequestError, TollgateError
 from .models import CheckRequest, Decision, LimitStatus, SettleResult, Subject, Usage, UsageLimit
+from .unlimited import Unlimited
 
 __all__ = [
     "AsyncTollgate",
@@ -23,6 +24,7 @@ __all__ = [
     "Tollgate",
     "TollgateError",
     "Usage",
+    "Unlimited",
     "UsageLimit",
     "__version__",
 ]

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from .aio import AsyncTollgate
 from .client import Tollgate
 from .errors import InvalidRequestError
+from .unlimited import Unlimited
 from .models import Decision, Subject, Usage
 
 logger = logging.getLogger("tollgate")
@@ -32,7 +33,7 @@ logger = logging.getLogger("tollgate")
 T = TypeVar("T")
 #: A value, or a function of the request giving it (sync or async).
 FromRequest = Union[T, Callable[[Request], Union[T, Awaitable[T]]]]
-Client = Union[Tollgate, AsyncTollgate]
+Client = Union[Tollgate, AsyncTollgate, Unlimited]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -127,7 +128,7 @@ async def _resolve(value: Any, request: Request) -> Any:
 async def _call(client: Client, method: str, *args: Any, **kwargs: Any) -> Any:
     # The sync client blocks; run it in the thread pool so the event loop keeps serving.
     function = getattr(client, method)
-    if isinstance(client, AsyncTollgate):
+    if inspect.iscoroutinefunction(function):
         return await function(*args, **kwargs)
     return await run_in_threadpool(function, *args, **kwargs)
 
