@@ -8,6 +8,7 @@ import httpx
 
 from . import _protocol as protocol
 from ._config import default_headers, normalise_base_url, pool_limits, timeout_of
+from ._transport import sync_transport
 from .models import CheckRequest, Decision, SettleResult, Subject, Usage
 
 
@@ -33,12 +34,13 @@ class Tollgate:
         transport: Optional[httpx.BaseTransport] = None,
     ) -> None:
         self.fail_open = fail_open
+        limits = pool_limits(max_connections)
         self._http = httpx.Client(
             base_url=normalise_base_url(base_url),
             headers=default_headers(token),
             timeout=timeout_of(timeout),
-            limits=pool_limits(max_connections),
-            transport=transport,
+            limits=limits,
+            transport=transport if transport is not None else sync_transport(limits),
         )
 
     def check(

@@ -1,0 +1,101 @@
+// What the Python client (clients/python) adds to a decision: `Tollgate.check` / `AsyncTollgate.check`
+// against a bare httpx POST to the same `tollgate serve`, in the same run, rounds interleaved.
+// Starts the server (the built CLI, embedded default, a temp dir), runs
+// clients/python/bench/check_bench.py on /usr/bin/python3, and writes the table into
+// docs/benchmarks.md. Env: PY_BENCH_SECONDS (per contender per round, default 2), PY_BENCH_ROUNDS (3).
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { machine, table, writeSection } from "./section.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PYTHON = "/usr/bin/python3";
+const seconds = process.env.PY_BENCH_SECONDS ?? "2";
+const rounds = process.env.PY_BENCH_ROUNDS ?? "3";
+const concurrency = "8";
+
+if (!existsSync(PYTHON) || spawnSync(PYTHON, ["-c", "import httpx"]).status !== 0) {
+  console.log(`\n*** SKIPPED: ${PYTHON} with httpx is not installed; the Python client bench did not run. ***\n`);
+  process.exit(0);
+}
+
+const token = "bench-service-token-0123456789abcdef";
+const cwd = mkdtempSync(join(tmpdir(), "tollgate-pybench-"));
+const server = spawn(process.execPath, [join(root, "packages/server/dist/cli.js"), "serve", "--port", "0"], {
+  cwd,
+  env: { PATH: process.env.PATH ?? "", TOLLGATE_SERVICE_TOKEN: token, TOLLGATE_ADMIN_TOKEN: `${token}-admin` },
+  stdio: ["ignore", "pipe", "pipe"],
+});
+let log = "";
+server.stdout.on("data", (d) => {
+  log += d;
+});
+server.stderr.on("data", (d) => {
+  log += d;
+});
+const url = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
+  const poll = setInterval(() => {
+    const match = /listening on (http:\/\/\S+)/.exec(log);
+    if (match) {
+      clearInterval(poll);
+      clearTimeout(timer);
+      resolve(match[1]);
+    }
+  }, 50);
+});
+
+const loadBefore = loadavg()[0].toFixed(2);
+const args = ["--url", url, "--token", token, "--seconds", seconds, "--rounds", rounds, "--concurrency", concurrency];
+const run = spawnSync(PYTHON, [join(root, "clients/python/bench/check_bench.py"), ...args], { encoding: "utf8" });
+server.kill("SIGTERM");
+rmSync(cwd, { recursive: true, force: true });
+if (run.status !== 0) {
+  console.error(run.stdout, run.stderr);
+  process.exit(1);
+}
+const result = JSON.parse(run.stdout);
+const loadAfter = loadavg()[0].toFixed(2);
+
+const f0 = (n) => Math.round(n).toLocaleString("en-US");
+const f2 = (n) => n.toFixed(2);
+// [contender, mode, the bare call it is compared with]
+const contenders = [
+  ["bare httpx.Client", "sync, one caller", "bare httpx.Client, TCP_NODELAY"],
+  ["bare httpx.Client, TCP_NODELAY", "sync, one caller"],
+  ["Tollgate.check", "sync, one caller", "bare httpx.Client, TCP_NODELAY"],
+  ["bare httpx.AsyncClient", `async, ${concurrency} in flight`],
+  ["AsyncTollgate.check", `async, ${concurrency} in flight`, "bare httpx.AsyncClient"],
+];
+const rows = contenders.map(([name, mode, versus]) => {
+  const r = result.best[name];
+  const added = versus ? (result.best[versus].rate / r.rate - 1) * 100 : undefined;
+  const label = name.startsWith("bare") ? `${name} POST` : `\`${name}\``;
+  const vs = added === undefined ? "-" : `${added >= 0 ? "+" : ""}${added.toFixed(1)} %`;
+  return [label, mode, f0(r.rate), f2(r.p50), f2(r.p99), vs];
+});
+for (const [name, list] of Object.entries(result.all)) {
+  console.log(name, list.map((r) => `${f0(r.rate)}/s p50 ${f2(r.p50)} ms p99 ${f2(r.p99)} ms`).join(" | "));
+}
+const markdown = `## Python client (\`npm run bench -- python\`)
+
+What \`clients/python\` adds to a decision: \`check\` against a bare \`httpx\` POST of the same body
+(then \`.json()["allowed"]\`) to the same \`tollgate serve\` (embedded default, in-memory counters), in
+the same run, rounds interleaved; every call a real decision (use case 2's \`llm_call\` monitor limit,
+1,000 organisations); keep-alive on both sides. Best of ${rounds} rounds of ${seconds} s per contender.
+Python ${result.python}, httpx ${result.httpx} (Debian's packages). Machine: ${machine()}; load average
+${loadBefore} before, ${loadAfter} after (the machine is shared, so compare rows, not runs).
+
+${table(["contender", "mode", "decisions/s", "p50 ms", "p99 ms", "time added per decision vs bare"], rows)}
+
+"Time added" compares decisions/s with the bare call on the same transport (sync: TCP_NODELAY;
+async: asyncio, which sets it by default); the target is under 10 %. The client's share is building
+the body (dropping \`None\` subject fields), reading the answer into frozen dataclasses, and the
+fail-open guard. The first row is a bare sync httpx call as Debian's httpx 0.23 / httpcore 0.16 makes
+it: without TCP_NODELAY, Nagle's algorithm holds each POST's body behind its headers until the
+server's delayed ACK (about 40 ms), which is why the client sets TCP_NODELAY itself.
+`;
+console.log(`\n${markdown}`);
+writeSection("python", markdown);
