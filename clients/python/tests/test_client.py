@@ -317,3 +317,19 @@ def test_sync_connections_set_tcp_nodelay(client: Tollgate, fresh: str) -> None:
     pool = client._http._transport._pool  # type: ignore[attr-defined]
     sockets = [c._connection._network_stream.get_extra_info("socket") for c in pool.connections]
     assert sockets and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
+
+
+def test_the_openapi_document_describes_what_the_client_sends(tollgate_server: TollgateServer) -> None:
+    """A generated client (docs/clients.md) and this one agree with the running server."""
+    import httpx
+
+    document = httpx.get(tollgate_server.url + "/openapi.json", timeout=10).json()
+    assert document["openapi"].startswith("3.1")
+    schemas = document["components"]["schemas"]
+    check = schemas["CheckRequest"]["properties"]
+    assert {"subject", "category", "plan", "cost", "byok", "dryRun", "scopes"} <= set(check)
+    subject = check["subject"]["properties"] if "properties" in check["subject"] else None
+    if subject is not None:
+        assert {"user", "org", "project", "ip", "key", "apiKey"} <= set(subject)
+    assert {"allowed", "decisionId", "limits", "headers"} <= set(schemas["Decision"]["properties"])
+    assert "/v1/usage" in document["paths"] and "/v1/check/batch" in document["paths"]
