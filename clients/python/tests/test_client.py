@@ -333,3 +333,36 @@ def test_the_openapi_document_describes_what_the_client_sends(tollgate_server: T
         assert {"user", "org", "project", "ip", "key", "apiKey"} <= set(subject)
     assert {"allowed", "decisionId", "limits", "headers"} <= set(schemas["Decision"]["properties"])
     assert "/v1/usage" in document["paths"] and "/v1/check/batch" in document["paths"]
+
+
+def test_settle_replaces_the_estimate_once(client: Tollgate, tollgate_server: TollgateServer, fresh: str) -> None:
+    from tollgate import ConflictError
+
+    category = f"py-tokens-{fresh}"
+    tollgate_server.admin(
+        "PUT",
+        f"/v1/admin/categories/{category}",
+        {"limits": [{"name": "tokens", "per": "user", "algorithm": "fixed-window", "limit": 1000, "window": "1h", "unit": "tokens"}]},
+    )
+    user = {"user": f"t-{fresh}"}
+    decision = client.check(user, category=category, cost=500)
+    assert decision.allowed and decision.limits[0].remaining == 500
+    settled = client.settle(decision, 120)
+    assert (settled.settled, settled.delta, settled.applied) == (True, -380, True)
+    assert client.usage(user, category=category).limits[0].used == 120
+    with pytest.raises(ConflictError) as twice:
+        client.settle(decision.decision_id, 130)
+    assert twice.value.status == 409
+    assert client.usage(user, category=category).limits[0].used == 120, "the second settle changed nothing"
+
+
+def test_the_package_depends_on_httpx_alone_and_ships_py_typed() -> None:
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert [d.split(">")[0] for d in project["project"]["dependencies"]] == ["httpx"]
+    assert set(project["project"]["optional-dependencies"]) == {"fastapi", "redis"}
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["tollgate"]
+    assert (root / "src" / "tollgate" / "py.typed").exists()
