@@ -2,7 +2,7 @@
 // against a bare httpx POST to the same `tollgate serve`, in the same run, rounds interleaved.
 // Starts the server (the built CLI, embedded default, a temp dir), runs
 // clients/python/bench/check_bench.py on /usr/bin/python3, and writes the table into
-// docs/benchmarks.md. Env: PY_BENCH_SECONDS (per contender per round, default 2), PY_BENCH_ROUNDS (3).
+// docs/benchmarks.md. Env: PY_BENCH_SECONDS (per contender per round, default 1), PY_BENCH_ROUNDS (10).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -12,8 +12,8 @@ import { machine, table, writeSection } from "./section.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PYTHON = "/usr/bin/python3";
-const seconds = process.env.PY_BENCH_SECONDS ?? "2";
-const rounds = process.env.PY_BENCH_ROUNDS ?? "3";
+const seconds = process.env.PY_BENCH_SECONDS ?? "1";
+const rounds = process.env.PY_BENCH_ROUNDS ?? "10";
 const concurrency = "8";
 
 if (!existsSync(PYTHON) || spawnSync(PYTHON, ["-c", "import httpx"]).status !== 0) {
@@ -70,25 +70,33 @@ const contenders = [
   ["AsyncTollgate.check", `async, ${concurrency} in flight`, "bare httpx.AsyncClient"],
 ];
 const rows = contenders.map(([name, mode, versus]) => {
-  const r = result.best[name];
-  const added = versus ? (result.best[versus].rate / r.rate - 1) * 100 : undefined;
+  const r = result.results[name];
+  const added = versus ? (result.results[versus].rate / r.rate - 1) * 100 : undefined;
   const label = name.startsWith("bare") ? `${name} POST` : `\`${name}\``;
   const vs = added === undefined ? "-" : `${added >= 0 ? "+" : ""}${added.toFixed(1)} %`;
   return [label, mode, f0(r.rate), f2(r.p50), f2(r.p99), vs];
 });
-for (const [name, list] of Object.entries(result.all)) {
-  console.log(name, list.map((r) => `${f0(r.rate)}/s p50 ${f2(r.p50)} ms p99 ${f2(r.p99)} ms`).join(" | "));
+for (const [name, r] of Object.entries(result.results)) {
+  console.log(name, "per round:", r.round_rates.map(f0).join(" "), "/s");
 }
+const work = result.client_work_us;
+const bareP50 = result.results["bare httpx.Client, TCP_NODELAY"].p50 * 1000;
 const markdown = `## Python client (\`npm run bench -- python\`)
 
 What \`clients/python\` adds to a decision: \`check\` against a bare \`httpx\` POST of the same body
 (then \`.json()["allowed"]\`) to the same \`tollgate serve\` (embedded default, in-memory counters), in
 the same run, rounds interleaved; every call a real decision (use case 2's \`llm_call\` monitor limit,
-1,000 organisations); keep-alive on both sides. Best of ${rounds} rounds of ${seconds} s per contender.
+1,000 organisations); keep-alive on both sides. ${rounds} rounds of ${seconds} s per contender, interleaved;
+decisions/s over all rounds, latency percentiles over every call.
 Python ${result.python}, httpx ${result.httpx} (Debian's packages). Machine: ${machine()}; load average
 ${loadBefore} before, ${loadAfter} after (the machine is shared, so compare rows, not runs).
 
 ${table(["contender", "mode", "decisions/s", "p50 ms", "p99 ms", "time added per decision vs bare"], rows)}
+
+The client's own work per decision, measured without the network (best of 5 x 20,000): building
+the body and reading the answer into a \`Decision\` takes **${f2(work.client)} µs** against
+${f2(work.bare)} µs for a bare \`json.dumps\` / \`json.loads\`: **${f2(work.client - work.bare)} µs added, ${f2(((work.client - work.bare) / bareP50) * 100)} %** of the
+bare call's p50 (${f2(bareP50 / 1000)} ms).
 
 "Time added" compares decisions/s with the bare call on the same transport (sync: TCP_NODELAY;
 async: asyncio, which sets it by default); the target is under 10 %. The client's share is building
