@@ -366,3 +366,20 @@ def test_the_package_depends_on_httpx_alone_and_ships_py_typed() -> None:
     assert set(project["project"]["optional-dependencies"]) == {"fastapi", "redis"}
     assert "py.typed" in project["tool"]["setuptools"]["package-data"]["tollgate"]
     assert (root / "src" / "tollgate" / "py.typed").exists()
+
+
+def test_an_outage_is_logged_without_flooding(hanging_port: int, tollgate_server: TollgateServer, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="tollgate"):
+        with Tollgate(f"http://127.0.0.1:{hanging_port}", "token-0123456789", timeout=0.05) as down:
+            for _ in range(5):
+                down.check({"user": "u"})
+        with Tollgate(tollgate_server.url, tollgate_server.service_token, timeout=5) as up:
+            up.check({"user": "u"})
+            up.check({"user": "u"})
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "Tollgate /v1/check unavailable: timed out (ReadTimeout) (allowing: fail open)",
+        "Tollgate answers again (4 more calls were degraded)",
+    ]

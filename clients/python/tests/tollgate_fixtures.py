@@ -258,3 +258,11 @@ def start_example(script: Path, env: Dict[str, str]) -> RunningExample:
                 process.kill()
                 raise RuntimeError(f"{script.name} did not start:\n" + "".join(output))
             time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_outage_log() -> None:
+    """Each test starts with the client's outage log quiet (it throttles across calls)."""
+    from tollgate import _protocol
+
+    _protocol.outages = _protocol._OutageLog()

@@ -6,6 +6,8 @@ Kept free of I/O so both clients stay thin and behave the same.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import httpx
@@ -92,6 +94,8 @@ def usage_request(
 def read_answer(response: httpx.Response) -> Any:
     """The JSON body of a 2xx answer; raises the caller's error on 4xx, ``Unavailable`` otherwise."""
     status = response.status_code
+    if status < 500:
+        outages.answered()
     if 200 <= status < 300:
         try:
             return response.json()
@@ -108,10 +112,46 @@ def read_answer(response: httpx.Response) -> Any:
     raise Unavailable(f"HTTP {status}")
 
 
+class _OutageLog:
+    """Logs an outage without flooding: the first failure, then one line per ``interval`` seconds
+    with the number of calls degraded since, and one line when the server answers again."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._suppressed = 0
+        self._down = False
+
+    def failed(self, path: str, error: BaseException, allowed: Optional[bool]) -> None:
+        outcome = "" if allowed is None else (" (allowing: fail open)" if allowed else " (denying: fail closed)")
+        with self._lock:
+            now = time.monotonic()
+            self._down = True
+            if now - self._last < self.interval:
+                self._suppressed += 1
+                return
+            suppressed, self._suppressed, self._last = self._suppressed, 0, now
+        more = f"; {suppressed} more calls degraded in the last {self.interval:g} s" if suppressed else ""
+        logger.warning("Tollgate %s unavailable: %s%s%s", path, describe(error), outcome, more)
+
+    def answered(self) -> None:
+        if not self._down:
+            return
+        with self._lock:
+            if not self._down:
+                return
+            self._down, self._last = False, float("-inf")
+            suppressed, self._suppressed = self._suppressed, 0
+        logger.warning("Tollgate answers again (%d more calls were degraded)", suppressed)
+
+
+outages = _OutageLog()
+
+
 def log_unavailable(path: str, error: BaseException, allowed: Optional[bool]) -> None:
-    """One warning per degraded call. Never logs the token, the subject or an API key."""
-    outcome = "" if allowed is None else (" (allowing: fail open)" if allowed else " (denying: fail closed)")
-    logger.warning("Tollgate %s unavailable: %s%s", path, describe(error), outcome)
+    """Never logs the token, the subject or an API key; throttled during an outage."""
+    outages.failed(path, error, allowed)
 
 
 def describe(error: BaseException) -> str:
