@@ -58,7 +58,7 @@ def create_app(client: Any) -> FastAPI:
     async def status(request: Request) -> Dict[str, Any]:
         """Tier, limits, remaining and reset for the caller's key, without spending a call."""
         usage = await client.usage(require_key(request))
-        if usage.plan is None and not usage.degraded:
+        if usage.reason == "invalid_key" or (usage.plan is None and not usage.degraded):
             raise HTTPException(401, "The API key is unknown, revoked or expired.")
         return {
             "tier": usage.plan,

@@ -245,6 +245,13 @@ class _Canned(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(self.body)
 
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(self.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -383,3 +390,26 @@ def test_an_outage_is_logged_without_flooding(hanging_port: int, tollgate_server
         "Tollgate /v1/check unavailable: timed out (ReadTimeout) (allowing: fail open)",
         "Tollgate answers again (4 more calls were degraded)",
     ]
+
+
+def test_usage_of_an_invalid_key_is_an_answer_not_an_error() -> None:
+    """Whether a server refuses a subject's key on /v1/usage with a problem or in the body."""
+    refusals = [
+        (401, {"title": "Invalid API key", "status": 401, "detail": "unknown key", "reason": "invalid_key"}),
+        (200, {"limits": [], "reason": "invalid_key"}),
+    ]
+    for status, body in refusals:
+        server = _canned(status, body)
+        try:
+            with Tollgate(f"http://127.0.0.1:{server.server_port}", "t" * 20, timeout=2) as tollgate:
+                usage = tollgate.usage({"apiKey": "tg_live_unknown"})
+            assert (usage.reason, usage.limits, usage.degraded) == ("invalid_key", (), False)
+        finally:
+            server.shutdown()
+    server = _canned(401, {"title": "Unauthorized", "status": 401, "detail": "Missing or unknown token."})
+    try:
+        with Tollgate(f"http://127.0.0.1:{server.server_port}", "t" * 20, timeout=2) as tollgate:
+            with pytest.raises(AuthenticationError):
+                tollgate.usage({"user": "u"})
+    finally:
+        server.shutdown()

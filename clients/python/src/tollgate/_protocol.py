@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import httpx
 
-from .errors import InvalidRequestError, error_for
+from .errors import InvalidRequestError, TollgateError, error_for
 from .models import Subject
 
 logger = logging.getLogger("tollgate")
@@ -147,6 +147,12 @@ class _OutageLog:
 
 
 outages = _OutageLog()
+
+
+def usage_refusal(error: TollgateError) -> Optional[str]:
+    """The reason a usage peek was refused for the subject (not for the token), if that is what a 4xx says."""
+    reason = error.problem.get("reason")
+    return reason if isinstance(reason, str) and reason in ("invalid_key", "forbidden", "subject_missing") else None
 
 
 def log_unavailable(path: str, error: BaseException, allowed: Optional[bool]) -> None:

@@ -9,6 +9,7 @@ import httpx
 from . import _protocol as protocol
 from ._config import default_headers, normalise_base_url, pool_limits, timeout_of
 from ._transport import sync_transport
+from .errors import TollgateError
 from .models import CheckRequest, Decision, SettleResult, Subject, Usage
 
 
@@ -96,6 +97,12 @@ class Tollgate:
         try:
             answer = self._http.get("/v1/usage", params=params, headers=headers)
             return Usage.from_json(protocol.read_answer(answer))
+        except TollgateError as error:
+            # A subject's key refused (unknown, revoked) is an answer about the subject, not an error.
+            reason = protocol.usage_refusal(error)
+            if reason is None:
+                raise
+            return Usage(category=category, reason=reason, raw=error.problem)
         except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, TypeError, AttributeError) as error:
             protocol.log_unavailable("/v1/usage", error, None)
             return Usage(category=category, degraded=True)

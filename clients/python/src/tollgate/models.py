@@ -176,6 +176,8 @@ class Usage:
     category: Optional[str] = None
     key_id: Optional[str] = None
     degraded: bool = False
+    reason: Optional[str] = None
+    """Why no counters are shown, when the server says (e.g. ``invalid_key`` for an unknown key)."""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def tightest(self) -> Optional[UsageLimit]:
@@ -193,6 +195,7 @@ class Usage:
             category=data.get("category"),
             key_id=data.get("keyId"),
             degraded=data.get("degraded") is True,
+            reason=data.get("reason"),
             raw=dict(data),
         )
 
