@@ -1,8 +1,8 @@
 // What the Python client (clients/python) adds to a decision: `Tollgate.check` / `AsyncTollgate.check`
-// against a bare httpx POST to the same `tollgate serve`, in the same run, rounds interleaved.
+// against a bare httpx POST to the same `tollgate serve`, in the same run, interleaved call by call.
 // Starts the server (the built CLI, embedded default, a temp dir), runs
 // clients/python/bench/check_bench.py on /usr/bin/python3, and writes the table into
-// docs/benchmarks.md. Env: PY_BENCH_SECONDS (per contender per round, default 1), PY_BENCH_ROUNDS (10).
+// docs/benchmarks.md. Env: PY_BENCH_SECONDS (per mode, sync and async; default 10).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -12,8 +12,7 @@ import { machine, table, writeSection } from "./section.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PYTHON = "/usr/bin/python3";
-const seconds = process.env.PY_BENCH_SECONDS ?? "1";
-const rounds = process.env.PY_BENCH_ROUNDS ?? "10";
+const seconds = process.env.PY_BENCH_SECONDS ?? "10";
 const concurrency = "8";
 
 if (!existsSync(PYTHON) || spawnSync(PYTHON, ["-c", "import httpx"]).status !== 0) {
@@ -48,7 +47,7 @@ const url = await new Promise((resolve, reject) => {
 });
 
 const loadBefore = loadavg()[0].toFixed(2);
-const args = ["--url", url, "--token", token, "--seconds", seconds, "--rounds", rounds, "--concurrency", concurrency];
+const args = ["--url", url, "--token", token, "--seconds", seconds, "--concurrency", concurrency];
 const run = spawnSync(PYTHON, [join(root, "clients/python/bench/check_bench.py"), ...args], { encoding: "utf8" });
 server.kill("SIGTERM");
 rmSync(cwd, { recursive: true, force: true });
@@ -63,7 +62,7 @@ const f0 = (n) => Math.round(n).toLocaleString("en-US");
 const f2 = (n) => n.toFixed(2);
 // [contender, mode, the bare call it is compared with]
 const contenders = [
-  ["bare httpx.Client", "sync, one caller", "bare httpx.Client, TCP_NODELAY"],
+  ["bare httpx.Client, as installed", "sync, one caller", "bare httpx.Client, TCP_NODELAY"],
   ["bare httpx.Client, TCP_NODELAY", "sync, one caller"],
   ["Tollgate.check", "sync, one caller", "bare httpx.Client, TCP_NODELAY"],
   ["bare httpx.AsyncClient", `async, ${concurrency} in flight`],
@@ -76,18 +75,16 @@ const rows = contenders.map(([name, mode, versus]) => {
   const vs = added === undefined ? "-" : `${added >= 0 ? "+" : ""}${added.toFixed(1)} %`;
   return [label, mode, f0(r.rate), f2(r.p50), f2(r.p99), vs];
 });
-for (const [name, r] of Object.entries(result.results)) {
-  console.log(name, "per round:", r.round_rates.map(f0).join(" "), "/s");
-}
 const work = result.client_work_us;
 const bareP50 = result.results["bare httpx.Client, TCP_NODELAY"].p50 * 1000;
 const markdown = `## Python client (\`npm run bench -- python\`)
 
 What \`clients/python\` adds to a decision: \`check\` against a bare \`httpx\` POST of the same body
 (then \`.json()["allowed"]\`) to the same \`tollgate serve\` (embedded default, in-memory counters), in
-the same run, rounds interleaved; every call a real decision (use case 2's \`llm_call\` monitor limit,
-1,000 organisations); keep-alive on both sides. ${rounds} rounds of ${seconds} s per contender, interleaved;
-decisions/s over all rounds, latency percentiles over every call.
+the same run, interleaved call by call (sync: one caller alternating bare / client; async:
+${concurrency} workers each alternating), so load from other processes hits both alike; ${seconds} s per
+mode. Every call is a real decision (use case 2's \`llm_call\` monitor limit, 1,000 organisations);
+keep-alive on both sides. Decisions/s = calls in flight / mean latency; percentiles over every call.
 Python ${result.python}, httpx ${result.httpx} (Debian's packages). Machine: ${machine()}; load average
 ${loadBefore} before, ${loadAfter} after (the machine is shared, so compare rows, not runs).
 
@@ -98,11 +95,11 @@ the body and reading the answer into a \`Decision\` takes **${f2(work.client)} �
 ${f2(work.bare)} µs for a bare \`json.dumps\` / \`json.loads\`: **${f2(work.client - work.bare)} µs added, ${f2(((work.client - work.bare) / bareP50) * 100)} %** of the
 bare call's p50 (${f2(bareP50 / 1000)} ms).
 
-"Time added" compares decisions/s with the bare call on the same transport (sync: TCP_NODELAY;
-async: asyncio, which sets it by default); the target is under 10 %. The client's share is building
+"Time added" is the client's mean latency over the bare call's on the same transport (sync:
+TCP_NODELAY; async: asyncio, which sets it by default); the target is under 10 %. The client's share is building
 the body (dropping \`None\` subject fields), reading the answer into frozen dataclasses, and the
-fail-open guard. The first row is a bare sync httpx call as Debian's httpx 0.23 / httpcore 0.16 makes
-it: without TCP_NODELAY, Nagle's algorithm holds each POST's body behind its headers until the
+fail-open guard. The first row (measured alone, for reference) is a bare sync httpx call as Debian's httpx 0.23 /
+httpcore 0.16 makes it: without TCP_NODELAY, Nagle's algorithm holds each POST's body behind its headers until the
 server's delayed ACK (about 40 ms), which is why the client sets TCP_NODELAY itself.
 `;
 console.log(`\n${markdown}`);
