@@ -413,3 +413,18 @@ def test_usage_of_an_invalid_key_is_an_answer_not_an_error() -> None:
                 tollgate.usage({"user": "u"})
     finally:
         server.shutdown()
+
+
+def test_with_the_tokens_the_first_start_prints() -> None:
+    """As a user does: `tollgate serve` with no token settings prints a service token; use it."""
+    from tollgate_fixtures import _start_server
+
+    server = _start_server(printed_tokens=True)
+    try:
+        assert server.service_token != "py-service-token-0123456789abcdef"
+        with Tollgate(server.url, server.service_token, timeout=5) as tollgate:
+            decision = tollgate.check({"user": "first-start"}, category="ops_triage")
+        assert decision.allowed and not decision.degraded
+        assert server.create_key("free")["plan"] == "free"
+    finally:
+        server.stop()

@@ -47,8 +47,10 @@ def free_port() -> int:
 class TollgateServer:
     """One ``tollgate serve`` child process; ``stop`` and ``start`` keep its port and data."""
 
-    def __init__(self, node: str) -> None:
+    def __init__(self, node: str, printed_tokens: bool = False) -> None:
         self.node = node
+        # False: fixed tokens by environment; True: the tokens `tollgate serve` prints on first start.
+        self.printed_tokens = printed_tokens
         self.cwd = tempfile.mkdtemp(prefix="tollgate-py-")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -58,11 +60,9 @@ class TollgateServer:
         self.output: List[str] = []
 
     def start(self) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "TOLLGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-            "TOLLGATE_SERVICE_TOKEN": SERVICE_TOKEN,
-        }
+        env = {"PATH": os.environ.get("PATH", "")}
+        if not self.printed_tokens:
+            env.update({"TOLLGATE_ADMIN_TOKEN": ADMIN_TOKEN, "TOLLGATE_SERVICE_TOKEN": SERVICE_TOKEN})
         self.process = subprocess.Popen(
             [self.node, str(CLI), "serve", "--port", str(self.port), "--host", "127.0.0.1"],
             cwd=self.cwd,
@@ -86,6 +86,10 @@ class TollgateServer:
         while not listening.wait(0.05):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("tollgate serve did not start:\n" + "".join(self.output))
+        if self.printed_tokens and self.service_token == SERVICE_TOKEN:
+            printed = "".join(self.output)
+            self.service_token = re.search(r"service token:\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+            self.admin_token = re.search(r"admin token:\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -97,7 +101,7 @@ class TollgateServer:
             method,
             self.url + path,
             json=body,
-            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+            headers={"authorization": f"Bearer {self.admin_token}"},
             timeout=10,
         )
         answer.raise_for_status()
@@ -118,13 +122,13 @@ def _node() -> Optional[str]:
     return os.environ.get("TOLLGATE_NODE") or shutil.which("node")
 
 
-def _start_server() -> TollgateServer:
+def _start_server(printed_tokens: bool = False) -> TollgateServer:
     node = _node()
     if node is None:
         unavailable("node is not on PATH (set TOLLGATE_NODE); the tests need a real tollgate serve")
     if not CLI.exists():
         unavailable(f"{CLI} is missing; run `npm run build` first")
-    server = TollgateServer(node)  # type: ignore[arg-type]
+    server = TollgateServer(node, printed_tokens)  # type: ignore[arg-type]
     server.start()
     return server
 
