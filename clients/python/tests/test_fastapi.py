@@ -142,3 +142,36 @@ def test_server_down_fails_open_in_the_dependency(hanging_port: int, fresh: str)
     with TestClient(build_app(Tollgate(url, "token-0123456789", fail_open=False))) as http:
         closed = http.post("/triage", headers={"x-user": fresh})
     assert closed.status_code == 503 and closed.json()["reason"] == "store_unavailable"
+
+
+def test_cost_from_the_request_and_a_cost_that_can_never_fit(
+    client, tollgate_server: TollgateServer, fresh: str
+) -> None:
+    category = f"py-llm-{fresh}"
+    tollgate_server.admin(
+        "PUT",
+        f"/v1/admin/categories/{category}",
+        {"limits": [{"name": "tokens", "per": "user", "algorithm": "fixed-window", "limit": 1000, "window": "1h", "unit": "tokens"}]},
+    )
+    app = FastAPI()
+    install_problem_handler(app)
+    tokens = limit(
+        client,
+        category=category,
+        subject=lambda request: {"user": fresh},
+        cost=lambda request: int(request.query_params["max_tokens"]),
+    )
+
+    @app.post("/chat")
+    async def chat(decision: Decision = Depends(tokens)) -> dict:
+        return {"remaining": decision.limits[0].remaining}
+
+    with TestClient(app) as http:
+        fits = http.post("/chat?max_tokens=600")
+        too_big = http.post("/chat?max_tokens=5000")
+        not_now = http.post("/chat?max_tokens=600")
+    assert fits.status_code == 200 and fits.json() == {"remaining": 400}
+    assert too_big.status_code == 429 and too_big.json()["reason"] == "cost_exceeds_limit"
+    assert too_big.headers["x-should-retry"] == "false" and "retry-after" not in too_big.headers
+    assert not_now.status_code == 429 and not_now.json()["reason"] == "limit_exceeded"
+    assert int(not_now.headers["Retry-After"]) > 0

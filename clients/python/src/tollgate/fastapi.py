@@ -15,7 +15,6 @@ closed), with nothing else of the endpoint run. ``monitor=True`` only records: i
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, TypeVar, Union
 
 from fastapi import HTTPException, Request, Response
@@ -25,10 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from .aio import AsyncTollgate
 from .client import Tollgate
 from .errors import InvalidRequestError
-from .unlimited import Unlimited
 from .models import Decision, Subject, Usage
-
-logger = logging.getLogger("tollgate")
+from .unlimited import Unlimited
 
 T = TypeVar("T")
 #: A value, or a function of the request giving it (sync or async).
