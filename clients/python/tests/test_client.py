@@ -316,14 +316,28 @@ def test_async_client_same_answers(tollgate_server: TollgateServer, fresh: str) 
     asyncio.run(scenario())
 
 
-def test_sync_connections_set_tcp_nodelay(client: Tollgate, fresh: str) -> None:
-    """Without it, Nagle holds the body of every POST up to 40 ms behind its headers."""
+def test_sync_connections_are_kept_alive_with_tcp_nodelay(client: Tollgate, fresh: str) -> None:
+    """One connection serves every sequential call; without TCP_NODELAY, Nagle would hold the body
+    of every POST up to 40 ms behind its headers."""
     import socket
 
-    client.check({"user": f"nd-{fresh}"}, category="ops_triage")
+    for _ in range(10):
+        client.check({"user": f"nd-{fresh}"}, category="ops_triage")
+        client.usage({"user": f"nd-{fresh}"}, category="ops_triage")
     pool = client._http._transport._pool  # type: ignore[attr-defined]
+    assert len(pool.connections) == 1, "keep-alive: one pooled connection for 20 sequential calls"
     sockets = [c._connection._network_stream.get_extra_info("socket") for c in pool.connections]
     assert sockets and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
+
+
+def test_async_connections_are_kept_alive(tollgate_server: TollgateServer, fresh: str) -> None:
+    async def scenario() -> int:
+        async with AsyncTollgate(tollgate_server.url, tollgate_server.service_token, timeout=5) as tollgate:
+            for _ in range(10):
+                await tollgate.check({"user": f"ka-{fresh}"}, category="ops_triage")
+            return len(tollgate._http._transport._pool.connections)  # type: ignore[attr-defined]
+
+    assert asyncio.run(scenario()) == 1
 
 
 def test_the_openapi_document_describes_what_the_client_sends(tollgate_server: TollgateServer) -> None:
