@@ -205,9 +205,10 @@ def test_server_stopped_fails_open_fast_and_measured(own_server: TollgateServer)
         Decision.unavailable(True),
         Decision.unavailable(True),
     ]
-    # The pool recovers by itself once the server is back.
+    # The pool recovers by itself once the server is back (its first answers may take longer than
+    # 0.1 s on a loaded machine, so allow a few attempts).
     own_server.start()
-    assert tollgate.check({"user": "after"}, category="ops_triage").degraded is False
+    assert any(not tollgate.check({"user": "after"}, category="ops_triage").degraded for _ in range(50))
     tollgate.close()
     closed.close()
 
