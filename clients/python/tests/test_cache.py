@@ -184,7 +184,11 @@ def test_redis_single_flight_across_processes(redis_url: str) -> None:
             ResultCache(RedisCache(redis_url, prefix="t2:"), ttl=60, poll_interval=0.01) for _ in range(3)
         ]
         tasks = [asyncio.create_task(w.get_or_compute("https://example.com/once", compute)) for w in workers]
-        await asyncio.sleep(0.1)
+        for _ in range(500):  # until the leader computes (Redis round trips on a loaded machine)
+            if compute.calls:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # the others have found the claim taken and are waiting
         assert compute.calls == 1
         compute.gate.set()
         results = await asyncio.gather(*tasks)
