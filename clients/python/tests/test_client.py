@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator, Tuple
+from typing import Iterator, List, Tuple
 
 import pytest
 from tollgate import (
@@ -223,15 +223,23 @@ def test_server_slower_than_the_timeout_fails_open_within_it(hanging_port: int) 
     assert decision.allowed and decision.degraded and decision.reason == "store_unavailable"
     assert 0.09 <= elapsed < 1.0
 
-    async def slow_async() -> Tuple[Decision, float]:
+    async def slow_async() -> List[Tuple[Decision, float]]:
+        timed = []
         async with AsyncTollgate(url, "token-0123456789", timeout=0.1, fail_open=False) as tollgate:
-            started = time.perf_counter()
-            decision = await tollgate.check({"user": "slow"})
-            return decision, time.perf_counter() - started
+            for _ in range(2):  # the first call also pays one-time lazy imports
+                started = time.perf_counter()
+                decision = await tollgate.check({"user": "slow"})
+                timed.append((decision, time.perf_counter() - started))
+        return timed
 
-    decision, elapsed = asyncio.run(slow_async())
-    print(f"async fail-closed decision from a server that never answers: {elapsed * 1000:.1f} ms")
-    assert not decision.allowed and decision.degraded and 0.09 <= elapsed < 1.0
+    timed = asyncio.run(slow_async())
+    print(
+        "async fail-closed decisions from a server that never answers: "
+        + ", ".join(f"{elapsed * 1000:.1f} ms" for _, elapsed in timed)
+        + " (timeout 100 ms, for the whole call)"
+    )
+    for decision, elapsed in timed:
+        assert not decision.allowed and decision.degraded and 0.09 <= elapsed < 1.0
 
 
 class _Canned(BaseHTTPRequestHandler):

@@ -163,6 +163,8 @@ def log_unavailable(path: str, error: BaseException, allowed: Optional[bool]) ->
 def describe(error: BaseException) -> str:
     if isinstance(error, httpx.TimeoutException):
         return f"timed out ({type(error).__name__})"
+    if isinstance(error, TimeoutError):
+        return "timed out (deadline)"
     if isinstance(error, Unavailable):
         return str(error)
     return type(error).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional, Sequence, Union
 
+import anyio
 import httpx
 
 from . import _protocol as protocol
@@ -15,7 +16,7 @@ from .models import CheckRequest, Decision, SettleResult, Subject, Usage
 class AsyncTollgate:
     """Asks a Tollgate server for decisions over one keep-alive connection pool.
 
-    A server that is down, failing or slower than ``timeout`` (seconds, per phase) never raises:
+    A server that is down, failing or slower than ``timeout`` (seconds, for the whole call) never raises:
     ``check`` answers ``Decision(allowed=fail_open, reason="store_unavailable", degraded=True)``.
     A request the server rejects raises :class:`~tollgate.errors.InvalidRequestError` naming the field.
 
@@ -34,6 +35,7 @@ class AsyncTollgate:
         transport: Optional[httpx.AsyncBaseTransport] = None,
     ) -> None:
         self.fail_open = fail_open
+        self._deadline = timeout
         self._http = httpx.AsyncClient(
             base_url=normalise_base_url(base_url),
             headers=default_headers(token),
@@ -56,8 +58,8 @@ class AsyncTollgate:
         """Decides one request and charges it when allowed (``dry_run`` or ``cost=0`` only peek)."""
         body = protocol.check_body(subject, category, plan, cost, byok, dry_run, scopes)
         try:
-            return Decision.from_json(protocol.read_answer(await self._http.post("/v1/check", json=body)))
-        except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, KeyError, TypeError, AttributeError) as error:
+            return Decision.from_json(protocol.read_answer(await self._post("/v1/check", body)))
+        except (*protocol.TRANSPORT_ERRORS, TimeoutError, protocol.Unavailable, KeyError, TypeError, AttributeError) as error:
             protocol.log_unavailable("/v1/check", error, self.fail_open)
             return Decision.unavailable(self.fail_open)
 
@@ -65,9 +67,9 @@ class AsyncTollgate:
         """Decides up to 100 requests in one round trip, each on its own."""
         body = protocol.batch_body(requests)
         try:
-            answer = protocol.read_answer(await self._http.post("/v1/check/batch", json=body))
+            answer = protocol.read_answer(await self._post("/v1/check/batch", body))
             return [Decision.from_json(item) for item in answer["decisions"]]
-        except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, KeyError, TypeError, AttributeError) as error:
+        except (*protocol.TRANSPORT_ERRORS, TimeoutError, protocol.Unavailable, KeyError, TypeError, AttributeError) as error:
             protocol.log_unavailable("/v1/check/batch", error, self.fail_open)
             return [Decision.unavailable(self.fail_open) for _ in requests]
 
@@ -81,9 +83,9 @@ class AsyncTollgate:
         if not decision_id:
             return SettleResult(settled=False)
         try:
-            answer = await self._http.post("/v1/settle", json={"decisionId": decision_id, "cost": cost})
+            answer = await self._post("/v1/settle", {"decisionId": decision_id, "cost": cost})
             return SettleResult.from_json(protocol.read_answer(answer))
-        except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, TypeError, AttributeError) as error:
+        except (*protocol.TRANSPORT_ERRORS, TimeoutError, protocol.Unavailable, TypeError, AttributeError) as error:
             protocol.log_unavailable("/v1/settle", error, None)
             return SettleResult(settled=False, degraded=True)
 
@@ -93,7 +95,8 @@ class AsyncTollgate:
         """Peeks at a subject's counters without charging; an unreachable server gives ``Usage(degraded=True)``."""
         params, headers = protocol.usage_request(subject, category, plan)
         try:
-            answer = await self._http.get("/v1/usage", params=params, headers=headers)
+            with anyio.fail_after(self._deadline):
+                answer = await self._http.get("/v1/usage", params=params, headers=headers)
             return Usage.from_json(protocol.read_answer(answer))
         except TollgateError as error:
             # A subject's key refused (unknown, revoked) is an answer about the subject, not an error.
@@ -101,9 +104,15 @@ class AsyncTollgate:
             if reason is None:
                 raise
             return Usage(category=category, reason=reason, raw=error.problem)
-        except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, TypeError, AttributeError) as error:
+        except (*protocol.TRANSPORT_ERRORS, TimeoutError, protocol.Unavailable, TypeError, AttributeError) as error:
             protocol.log_unavailable("/v1/usage", error, None)
             return Usage(category=category, degraded=True)
+
+    async def _post(self, path: str, body: Any) -> httpx.Response:
+        # httpx bounds each phase by `timeout`; this bounds the whole call, so a decision never
+        # waits longer than `timeout` in an async request path (the sync client cannot cancel).
+        with anyio.fail_after(self._deadline):
+            return await self._http.post(path, json=body)
 
     async def aclose(self) -> None:
         await self._http.aclose()
