@@ -18,13 +18,18 @@ from .models import Subject
 logger = logging.getLogger("tollgate")
 
 #: Errors that mean "the server could not answer in time": the caller gets a degraded answer.
-TRANSPORT_ERRORS = (httpx.TransportError, httpx.InvalidURL)
+TRANSPORT_ERRORS = (httpx.TransportError, httpx.InvalidURL, TimeoutError)
 
 SUBJECT_FIELDS = ("user", "org", "project", "ip", "key", "apiKey")
 
 
 class Unavailable(Exception):
     """The server answered, but not with a decision (5xx, or a body that is not JSON)."""
+
+
+#: Everything that degrades a call instead of raising: no answer in time, or no usable answer
+#: (a 2xx body of the wrong shape surfaces as KeyError / TypeError / AttributeError when parsed).
+DEGRADE_ON = (*TRANSPORT_ERRORS, Unavailable, KeyError, TypeError, AttributeError)
 
 
 def clean_subject(subject: Optional[Mapping[str, Any]], field: str = "subject") -> Dict[str, Any]:

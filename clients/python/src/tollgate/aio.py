@@ -59,7 +59,7 @@ class AsyncTollgate:
         body = protocol.check_body(subject, category, plan, cost, byok, dry_run, scopes)
         try:
             return Decision.from_json(protocol.read_answer(await self._post("/v1/check", body)))
-        except (*protocol.TRANSPORT_ERRORS, TimeoutError, protocol.Unavailable, KeyError, TypeError, AttributeError) as error:
+        except protocol.DEGRADE_ON as error:
             protocol.log_unavailable("/v1/check", error, self.fail_open)
             return Decision.unavailable(self.fail_open)
 
@@ -69,7 +69,7 @@ class AsyncTollgate:
         try:
             answer = protocol.read_answer(await self._post("/v1/check/batch", body))
             return [Decision.from_json(item) for item in answer["decisions"]]
-        except (*protocol.TRANSPORT_ERRORS, TimeoutError, protocol.Unavailable, KeyError, TypeError, AttributeError) as error:
+        except protocol.DEGRADE_ON as error:
             protocol.log_unavailable("/v1/check/batch", error, self.fail_open)
             return [Decision.unavailable(self.fail_open) for _ in requests]
 
@@ -85,7 +85,7 @@ class AsyncTollgate:
         try:
             answer = await self._post("/v1/settle", {"decisionId": decision_id, "cost": cost})
             return SettleResult.from_json(protocol.read_answer(answer))
-        except (*protocol.TRANSPORT_ERRORS, TimeoutError, protocol.Unavailable, TypeError, AttributeError) as error:
+        except protocol.DEGRADE_ON as error:
             protocol.log_unavailable("/v1/settle", error, None)
             return SettleResult(settled=False, degraded=True)
 
@@ -104,7 +104,7 @@ class AsyncTollgate:
             if reason is None:
                 raise
             return Usage(category=category, reason=reason, raw=error.problem)
-        except (*protocol.TRANSPORT_ERRORS, TimeoutError, protocol.Unavailable, TypeError, AttributeError) as error:
+        except protocol.DEGRADE_ON as error:
             protocol.log_unavailable("/v1/usage", error, None)
             return Usage(category=category, degraded=True)
 

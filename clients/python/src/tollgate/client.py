@@ -59,7 +59,7 @@ class Tollgate:
         body = protocol.check_body(subject, category, plan, cost, byok, dry_run, scopes)
         try:
             return Decision.from_json(protocol.read_answer(self._http.post("/v1/check", json=body)))
-        except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, KeyError, TypeError, AttributeError) as error:
+        except protocol.DEGRADE_ON as error:
             protocol.log_unavailable("/v1/check", error, self.fail_open)
             return Decision.unavailable(self.fail_open)
 
@@ -69,7 +69,7 @@ class Tollgate:
         try:
             answer = protocol.read_answer(self._http.post("/v1/check/batch", json=body))
             return [Decision.from_json(item) for item in answer["decisions"]]
-        except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, KeyError, TypeError, AttributeError) as error:
+        except protocol.DEGRADE_ON as error:
             protocol.log_unavailable("/v1/check/batch", error, self.fail_open)
             return [Decision.unavailable(self.fail_open) for _ in requests]
 
@@ -85,7 +85,7 @@ class Tollgate:
         try:
             answer = self._http.post("/v1/settle", json={"decisionId": decision_id, "cost": cost})
             return SettleResult.from_json(protocol.read_answer(answer))
-        except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, TypeError, AttributeError) as error:
+        except protocol.DEGRADE_ON as error:
             protocol.log_unavailable("/v1/settle", error, None)
             return SettleResult(settled=False, degraded=True)
 
@@ -103,7 +103,7 @@ class Tollgate:
             if reason is None:
                 raise
             return Usage(category=category, reason=reason, raw=error.problem)
-        except (*protocol.TRANSPORT_ERRORS, protocol.Unavailable, TypeError, AttributeError) as error:
+        except protocol.DEGRADE_ON as error:
             protocol.log_unavailable("/v1/usage", error, None)
             return Usage(category=category, degraded=True)
 
