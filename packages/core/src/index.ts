@@ -12,6 +12,7 @@
 export * from "./algorithms/index.js";
 export type { CacheBackend, CachedValue } from "./cache.js";
 export { type CalendarPeriod, isValidTimeZone, type PeriodBounds, periodBounds } from "./calendar.js";
+export { ClaimTable } from "./claims.js";
 export { type Clock, type ManualClock, manualClock, systemClock } from "./clock.js";
 export {
   type CategorySpec,

@@ -46,8 +46,14 @@ export interface LimitSpec {
   failMode?: FailMode;
   /** Applies only to these categories; absent = all. */
   categories?: string[];
-  /** Alert sink for monitor crossings and near-limit events. */
+  /** Alert route (a sink or a list of sinks) for monitor crossings and near-limit events. */
   alert?: string;
+  /**
+   * Usage ratios that raise `near_limit` once per window or period per subject (needs `alert`).
+   * Default `[0.8, 1.0]` for enforced limits; monitor limits raise `threshold_crossed` instead
+   * unless they list ratios here.
+   */
+  alertAt?: number[];
   /** IANA zone for calendar periods; default UTC. */
   timeZone?: string;
   /** Skip this limit when the caller brings its own provider key (token limits are skipped anyway). */
@@ -75,6 +81,8 @@ export interface Limit {
   readonly failMode: FailMode;
   readonly categories?: readonly string[];
   readonly alert?: string;
+  /** Ascending, distinct; present only when the limit lists them. */
+  readonly alertAt?: readonly number[];
   readonly timeZone: string;
   readonly byokExempt: boolean;
   readonly whenMissing: WhenMissing;
@@ -100,6 +108,7 @@ const KNOWN_FIELDS = new Set([
   "failMode",
   "categories",
   "alert",
+  "alertAt",
   "timeZone",
   "byokExempt",
   "whenMissing",
@@ -122,6 +131,31 @@ function positiveInteger(value: unknown, path: string, issues: Issue[]): number 
   if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_AMOUNT) return value;
   issues.push({ path, message: `must be a whole number from 1 to ${MAX_AMOUNT} (got ${JSON.stringify(value)})` });
   return undefined;
+}
+
+/** Largest near-limit ratio: a monitor may alert at several times its threshold. */
+const MAX_ALERT_RATIO = 100;
+
+/** `alertAt`: up to 10 ratios in (0, 100], sorted and deduplicated; only with an `alert` route. */
+function parseAlertAt(raw: Record<string, unknown>, path: string, issues: Issue[]): readonly number[] | undefined {
+  const value = raw.alertAt;
+  if (value === undefined) return undefined;
+  if (
+    !Array.isArray(value) ||
+    value.length > 10 ||
+    value.some((r) => typeof r !== "number" || !Number.isFinite(r) || r <= 0 || r > MAX_ALERT_RATIO)
+  ) {
+    issues.push({
+      path,
+      message: `must be a list of at most 10 ratios above 0 and at most ${MAX_ALERT_RATIO}, e.g. [0.8, 1.0]`,
+    });
+    return undefined;
+  }
+  if (raw.alert === undefined) {
+    issues.push({ path, message: "needs `alert`: the route its near_limit events go to" });
+    return undefined;
+  }
+  return Object.freeze([...new Set(value as number[])].sort((a, b) => a - b));
 }
 
 function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | undefined {
@@ -208,6 +242,7 @@ function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | u
   if (raw.alert !== undefined && (typeof raw.alert !== "string" || raw.alert.length === 0)) {
     issues.push({ path: at("alert"), message: "must be the name of an alert sink" });
   }
+  const alertAt = parseAlertAt(raw, at("alertAt"), issues);
   if (raw.byokExempt !== undefined && typeof raw.byokExempt !== "boolean") {
     issues.push({ path: at("byokExempt"), message: "must be true or false" });
   }
@@ -226,6 +261,7 @@ function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | u
     failMode: failMode as FailMode,
     ...(categories ? { categories } : {}),
     ...(typeof raw.alert === "string" ? { alert: raw.alert } : {}),
+    ...(alertAt ? { alertAt } : {}),
     timeZone: timeZone as string,
     byokExempt: raw.byokExempt === true,
     whenMissing: whenMissing as WhenMissing,

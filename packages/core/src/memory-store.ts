@@ -1,4 +1,5 @@
 import { algorithms, type CounterState } from "./algorithms/index.js";
+import { ClaimTable } from "./claims.js";
 import { type Clock, systemClock } from "./clock.js";
 import { evaluateDecision } from "./evaluate.js";
 import type { AdjustItem, CounterRef, DecideRequest, DecideResult, ReleaseItem, Store } from "./store.js";
@@ -54,6 +55,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   let sweepTables: Iterator<{ limit: CounterRef["limit"]; entries: Table }> | undefined;
   let sweepEntries: Iterator<[string, CounterState]> | undefined;
   let sweepCurrent: { limit: CounterRef["limit"]; entries: Table } | undefined;
+  const claims = new ClaimTable(clock);
 
   function tableFor(ref: CounterRef, create: boolean) {
     let table = tables.get(ref.counter);
@@ -204,9 +206,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     sweep() {
       return sweepSome(size + tables.size * 2 + 1, clock.now());
     },
+    claimOnce: (key: string, ttlMs: number) => claims.claim(key, ttlMs),
     async ping() {},
     async close() {
       tables.clear();
+      claims.clear();
       size = 0;
     },
   };

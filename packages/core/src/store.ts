@@ -73,6 +73,12 @@ export interface Store {
   adjust(items: readonly AdjustItem[]): void | Promise<void>;
   release(items: readonly ReleaseItem[]): void | Promise<void>;
   reset(items: readonly CounterRef[]): void | Promise<void>;
+  /**
+   * Claims `key` for `ttlMs` if nobody holds it: true for the one caller (on any instance sharing
+   * the store) that got it, false for everyone else until it expires. Alerts use it to fire once
+   * per rule, subject and window everywhere. Optional: without it, claims are per process.
+   */
+  claimOnce?(key: string, ttlMs: number): boolean | Promise<boolean>;
   /** Resolves when the store is reachable (readiness checks). */
   ping?(): Promise<void>;
   close?(): Promise<void>;

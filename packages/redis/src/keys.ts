@@ -34,6 +34,14 @@ export function counterHash(counter: string): string {
   return hash;
 }
 
+/**
+ * `${prefix}:claim:{${hash}}`: a once-only claim (alerts). The claim name can carry subject ids,
+ * so it is hashed: keys stay bounded and ids never appear in Redis key listings.
+ */
+export function claimKey(prefix: string, name: string): string {
+  return `${prefix}:claim:{${createHash("sha256").update(name, "utf8").digest("base64url").slice(0, 22)}}`;
+}
+
 /** Rejects prefixes that would put a hash tag before ours. */
 export function validatePrefix(prefix: string): string {
   if (prefix.length === 0 || /[{}]/.test(prefix)) {

@@ -14,7 +14,7 @@ import { Batcher, type BatchOptions, type PartResult } from "./batcher.js";
 import { limitArgs, quotaBounds, quotaStart } from "./codec.js";
 import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
-import { counterHash, type Subject, SubjectMemo, validatePrefix } from "./keys.js";
+import { claimKey, counterHash, type Subject, SubjectMemo, validatePrefix } from "./keys.js";
 import { ADJUST, RELEASE, UNDO } from "./lua/scripts.js";
 import { run, script } from "./script.js";
 
@@ -330,6 +330,13 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
           }),
         ),
       );
+    },
+    async claimOnce(key: string, ttlMs: number) {
+      await connection.ready();
+      // SET NX PX: one atomic command, so the key cannot outlive its expiry and only one caller wins.
+      const ttl = Math.max(1, Math.ceil(ttlMs)) + Number(pad);
+      const reply = await client.set(claimKey(prefix, key), "1", "PX", ttl, "NX");
+      return reply === "OK";
     },
     async ping() {
       await connection.ready();

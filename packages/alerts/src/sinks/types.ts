@@ -1,0 +1,36 @@
+import type { AlertEvent, Severity } from "../types.js";
+
+/** What one delivery attempt gives a sink to send. */
+export interface Attempt {
+  /** `X-Tollgate-Delivery`: the same on every retry of this delivery. */
+  deliveryId: string;
+  /** 1 for the first try. */
+  number: number;
+  /** Aborts the attempt (timeout, shutdown). */
+  signal: AbortSignal;
+}
+
+export type SendOutcome =
+  | { ok: true; status?: number }
+  | {
+      ok: false;
+      /** false: the receiver refused the request itself (4xx); trying again cannot help. */
+      retryable: boolean;
+      /** Why, in words; never the sink URL. */
+      error: string;
+      status?: number;
+      /** The receiver asked for this wait (Retry-After on 429/503). */
+      retryAfterMs?: number;
+    };
+
+/** A place alerts go. Built from a sink config by `createSink`. */
+export interface Sink {
+  readonly name: string;
+  readonly type: "webhook" | "slack" | "discord" | "log";
+  /** Where it delivers, redacted for display (scheme and host only). */
+  readonly target: string;
+  readonly severity: Severity;
+  /** Whether this sink takes the event (its severity floor and event filter). */
+  accepts(event: AlertEvent): boolean;
+  send(event: AlertEvent, attempt: Attempt): Promise<SendOutcome>;
+}
