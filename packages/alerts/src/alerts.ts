@@ -5,11 +5,20 @@ import {
   ConfigError,
   type DecideItem,
   type Decision,
+  type Issue,
   type LimiterHooks,
   type Store,
   systemClock,
 } from "@tollgate/core";
-import { type AlertsConfig, type AlertsConfigInput, alertsConfigSchema, isRoute, routeIssues } from "./config.js";
+import {
+  type AlertsConfig,
+  type AlertsConfigInput,
+  alertsConfigSchema,
+  isRoute,
+  routeConfigSchema,
+  routeIssues,
+  sinkConfigSchema,
+} from "./config.js";
 import { type DeliveryLog, type DeliveryQuery, type DeliveryRecord, memoryDeliveryLog } from "./deliveries.js";
 import { deliveryId, eventId } from "./ids.js";
 import { type AlertLogger, consoleLogger } from "./logger.js";
@@ -82,18 +91,33 @@ export interface Alerts {
 
 /** Parses and checks an `alerts:` section; throws ConfigError naming each bad field. */
 export function parseAlertsConfig(input: unknown, prefix = "alerts"): AlertsConfig {
-  const parsed = alertsConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({
-        path: [prefix, ...issue.path.map(String)].join("."),
-        message: issue.message,
-      })),
+  const issues: Issue[] = [];
+  const at = (path: readonly PropertyKey[]) =>
+    path.reduce<string>(
+      (acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`),
+      prefix,
     );
+  const outer = alertsConfigSchema.safeParse(input ?? {});
+  if (!outer.success) {
+    throw new ConfigError(outer.error.issues.map((issue) => ({ path: at(issue.path), message: issue.message })));
   }
-  const issues = routeIssues(parsed.data, prefix);
+  const config: AlertsConfig = {};
+  for (const [name, entry] of Object.entries(outer.data)) {
+    // A route lists sinks; anything else is a sink. Choosing first keeps errors on the real field.
+    const route = typeof entry === "object" && entry !== null && "sinks" in entry;
+    const parsed = (route ? routeConfigSchema : sinkConfigSchema).safeParse(entry);
+    if (parsed.success) config[name] = parsed.data;
+    else {
+      for (const issue of parsed.error.issues) {
+        const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
+        const path = keys.length === 1 ? [name, ...issue.path, keys[0] as string] : [name, ...issue.path];
+        issues.push({ path: at(path), message: issue.message });
+      }
+    }
+  }
+  issues.push(...routeIssues(config, prefix));
   if (issues.length > 0) throw new ConfigError(issues);
-  return parsed.data;
+  return config;
 }
 
 const LOCAL_CLAIM_GRACE_MS = 60_000;

@@ -29,16 +29,17 @@ export const sinkConfigSchema = z.discriminatedUnion("type", [
 /** A route naming several sinks: a limit's `alert` may name a route or a single sink. */
 export const routeConfigSchema = z.strictObject({ sinks: z.array(z.string().min(1)).min(1) });
 
+/** `alerts:` as a whole; each entry is checked by {@link parseAlertsConfig} (routes have `sinks`). */
 export const alertsConfigSchema = z.record(
   z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "alert names are 1-64 letters, digits, '_', '.', '-'"),
-  z.union([routeConfigSchema, sinkConfigSchema]),
+  z.unknown(),
 );
 
 export type SinkConfig = z.output<typeof sinkConfigSchema>;
 export type SinkConfigInput = z.input<typeof sinkConfigSchema>;
 export type RouteConfig = z.output<typeof routeConfigSchema>;
-export type AlertsConfig = z.output<typeof alertsConfigSchema>;
-export type AlertsConfigInput = z.input<typeof alertsConfigSchema>;
+export type AlertsConfig = Record<string, SinkConfig | RouteConfig>;
+export type AlertsConfigInput = Record<string, SinkConfigInput | RouteConfig>;
 
 export const isRoute = (entry: SinkConfig | RouteConfig): entry is RouteConfig => "sinks" in entry;
 
