@@ -115,7 +115,7 @@ export function parseAlertsConfig(input: unknown, prefix = "alerts"): AlertsConf
       }
     }
   }
-  issues.push(...routeIssues(config, prefix));
+  issues.push(...routeIssues(outer.data, prefix));
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
 }

@@ -45,17 +45,20 @@ export const isRoute = (entry: SinkConfig | RouteConfig): entry is RouteConfig =
 
 /**
  * Problems a schema cannot see: a route naming an unknown sink, or naming another route.
- * Paths are `alerts.NAME.sinks[i]`.
+ * Paths are `alerts.NAME.sinks[i]`. Works on raw entries too (an invalid sink still exists).
  */
-export function routeIssues(config: AlertsConfig, prefix = "alerts"): Issue[] {
+export function routeIssues(config: Record<string, unknown>, prefix = "alerts"): Issue[] {
   const issues: Issue[] = [];
+  const routeLike = (entry: unknown): entry is { sinks: unknown } =>
+    typeof entry === "object" && entry !== null && "sinks" in entry;
   for (const [name, entry] of Object.entries(config)) {
-    if (!isRoute(entry)) continue;
-    entry.sinks.forEach((sink, index) => {
+    if (!routeLike(entry) || !Array.isArray(entry.sinks)) continue;
+    entry.sinks.forEach((sink: unknown, index: number) => {
+      if (typeof sink !== "string") return;
       const target = config[sink];
       const path = `${prefix}.${name}.sinks[${index}]`;
       if (target === undefined) issues.push({ path, message: `no alert sink named "${sink}"` });
-      else if (isRoute(target)) issues.push({ path, message: `"${sink}" is a route; a route lists sinks` });
+      else if (routeLike(target)) issues.push({ path, message: `"${sink}" is a route; a route lists sinks` });
     });
   }
   return issues;

@@ -13,6 +13,7 @@ export { type Db, migrate, type OpenOptions, openDb } from "./open.js";
 export type {
   AdminTokenTable,
   AdminUserTable,
+  AlertDeliveryTable,
   ApiKeyTable,
   AuditTable,
   CategoryTable,

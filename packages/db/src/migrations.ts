@@ -73,6 +73,35 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex("audit_log_at").on("audit_log").column("at").execute();
     },
   },
+  // 0002 is reserved for the usage ledger.
+  "0003_alert_deliveries": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("alert_deliveries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("event_id", "text", (c) => c.notNull())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("sink", "text", (c) => c.notNull())
+        .addColumn("sink_type", "text", (c) => c.notNull())
+        .addColumn("target", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("last_error", "text")
+        .addColumn("last_status", "integer")
+        .addColumn("next_attempt_at", "timestamptz")
+        .addColumn("created_at", "timestamptz", (c) => c.notNull())
+        .addColumn("updated_at", "timestamptz", (c) => c.notNull())
+        .addColumn("event", "jsonb", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("alert_deliveries_updated").on("alert_deliveries").column("updated_at").execute();
+      await db.schema
+        .createIndex("alert_deliveries_status")
+        .on("alert_deliveries")
+        .columns(["status", "updated_at"])
+        .execute();
+    },
+  },
 };
 
 /** Serves the migrations above to Kysely's Migrator (no files on disk to ship or lose). */

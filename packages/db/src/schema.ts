@@ -77,6 +77,28 @@ export interface AuditTable {
   detail: Json<Record<string, unknown>>;
 }
 
+/**
+ * One alert delivery (an event to one sink) across its tries: the server's delivery log. `target`
+ * is the sink's URL redacted to scheme and host; no secret is ever stored here.
+ */
+export interface AlertDeliveryTable {
+  id: string;
+  event_id: string;
+  type: string;
+  subject: string;
+  sink: string;
+  sink_type: string;
+  target: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  last_status: number | null;
+  next_attempt_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  event: Json<Record<string, unknown>>;
+}
+
 export interface Database {
   tollgate_meta: MetaTable;
   plans: PlanTable;
@@ -85,4 +107,5 @@ export interface Database {
   admin_users: AdminUserTable;
   admin_tokens: AdminTokenTable;
   audit_log: AuditTable;
+  alert_deliveries: AlertDeliveryTable;
 }

@@ -20,6 +20,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { DestinationStream, Logger } from "pino";
+import { newAlertIssues, openAlerts } from "./alerting.js";
 import { AuthThrottle } from "./auth.js";
 import { bootstrapTokens, decisionSecret, type FirstStart } from "./bootstrap.js";
 import { Catalog, seedCatalog } from "./catalog.js";
@@ -30,6 +31,7 @@ import { UnknownNameError } from "./decide.js";
 import { createLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { problem, sendProblem } from "./problem.js";
+import { alertRoutes } from "./routes/admin/alerts.js";
 import { auditRoutes } from "./routes/admin/audit.js";
 import { counterRoutes } from "./routes/admin/counters.js";
 import { keyRoutes } from "./routes/admin/keys.js";
@@ -157,18 +159,27 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   const rawStore = options.store ?? (await openStore(config, clock, log));
   let limiterRef: { breakerState: "closed" | "open" | "half-open" } | undefined;
   const metrics = new Metrics(() => limiterRef?.breakerState ?? "closed");
+  // Claims go to the raw store: the same counters every instance shares, without the timing wrapper.
+  const alerts = await openAlerts({ config, db, store: rawStore, registry: metrics.registry, log });
   const limiter = createLimiter({
     store: metrics.timeStore(rawStore),
     clock,
     timeoutMs: config.stores.timeoutMs,
     limits: [],
     hooks: {
-      onDecision: (decision, input) => metrics.recordDecision(decision, input.category),
+      onDecision: (decision, input) => {
+        metrics.recordDecision(decision, input.category);
+        alerts.hooks.onDecision(decision, input);
+      },
       onStoreError: (error, operation) => {
         metrics.storeErrors.inc({ operation });
+        alerts.hooks.onStoreError(error, operation);
         log.warn({ err: error, operation }, "counter store call failed; decision degraded");
       },
-      onBreakerChange: (state) => log.warn({ state }, "counter store circuit breaker changed state"),
+      onBreakerChange: (state) => {
+        log.warn({ state }, "counter store circuit breaker changed state");
+        alerts.hooks.onBreakerChange(state);
+      },
     },
   });
   limiterRef = limiter;
@@ -190,6 +201,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   const catalog = new Catalog(db, limiter, config.limits, (error) =>
     log.error({ err: error }, "catalog reload failed"),
   );
+  catalog.extraChecks = (before, after) => newAlertIssues(before, after, alerts.names);
   if (config.auth.adminToken) catalog.addStaticToken(config.auth.adminToken, "admin", "env-admin");
   if (config.auth.serviceToken) catalog.addStaticToken(config.auth.serviceToken, "service", "env-service");
   await catalog.reload();
@@ -202,6 +214,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     limiter,
     settleGuard,
     catalog,
+    alerts,
     metrics,
     throttle: new AuthThrottle(config.auth.failedAttempts.limit, config.auth.failedAttempts.window, clock),
     clock,
@@ -274,6 +287,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   counterRoutes(app, ctx);
   adminUsageRoutes(app, ctx);
   auditRoutes(app, ctx);
+  alertRoutes(app, ctx);
   await app.ready();
 
   let closed: Promise<void> | undefined;
@@ -286,6 +300,8 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
       closed ??= (async () => {
         catalog.stopPolling();
         await app.close();
+        // Sends in flight get a moment; their records are written before the database closes.
+        await alerts.close();
         await store.close?.();
         if (ownsDb) await db.close();
         log.flush?.();

@@ -1,4 +1,11 @@
-import { compileConfig, type Limiter, type LimitSpec, type LimitsConfig } from "@tollgate/core";
+import {
+  ConfigError,
+  compileConfig,
+  type Issue,
+  type Limiter,
+  type LimitSpec,
+  type LimitsConfig,
+} from "@tollgate/core";
 import type { Database, Db, Role } from "@tollgate/db";
 import type { Kysely, Transaction } from "kysely";
 import { sha256 } from "./secrets.js";
@@ -94,11 +101,17 @@ export class Catalog {
     return { limits: this.fileLimits, plans, categories } as LimitsConfig;
   }
 
+  /** Checks a change beyond the limit rules (alert routes); set by the server. */
+  extraChecks: (before: LimitsConfig, after: LimitsConfig) => Issue[] = () => [];
+
   /** Throws ConfigError when the catalog with `change` applied would not compile. */
   validate(change: (config: LimitsConfig) => void) {
+    const before = this.limitsConfig();
     const config = this.limitsConfig();
     change(config);
     compileConfig(config);
+    const issues = this.extraChecks(before, config);
+    if (issues.length > 0) throw new ConfigError(issues);
   }
 
   /** Reads everything and swaps it in atomically; the limiter gets the new limits at once. */

@@ -1,3 +1,4 @@
+import type { Alerts } from "@tollgate/alerts";
 import type { Clock, Limiter, Store } from "@tollgate/core";
 import type { Db } from "@tollgate/db";
 import type { AuthThrottle } from "./auth.js";
@@ -14,6 +15,8 @@ export interface ServerContext {
   /** Settle-once guard: a 1-per-window counter per decision nonce, in the shared store. */
   settleGuard: Limiter;
   catalog: Catalog;
+  /** Alert events and their delivery (off the decision path). */
+  alerts: Alerts;
   metrics: Metrics;
   throttle: AuthThrottle;
   clock: Clock;

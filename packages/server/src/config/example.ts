@@ -76,4 +76,7 @@ export const exampleConfig: ServerConfigInput = {
     // Case 4's generator endpoint (its limits live in the anonymous / signed-in plans).
     generate: { limits: [] },
   },
+  // Case 2's alerts: one log line per org, category and minute over the threshold. Point `ops` at a
+  // receiver with TOLLGATE__alerts__ops='{"type":"webhook","url":"http://127.0.0.1:9099/hook"}'.
+  alerts: { ops: { type: "log" } },
 };

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { ConfigError, compileConfig } from "@tollgate/core";
+import { parseAlertsConfig, unknownAlertIssues } from "@tollgate/alerts";
+import { ConfigError, compileConfig, type Issue } from "@tollgate/core";
 import { type Document, LineCounter, parseDocument } from "yaml";
 import { exampleConfig } from "./example.js";
 import { configSchema, type ServerConfig } from "./schema.js";
@@ -222,11 +223,23 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     );
   }
   const config = parsed.data;
+  const issues: Issue[] = [];
+  const limits = { limits: config.limits, plans: config.plans, categories: config.categories };
   try {
-    compileConfig({ limits: config.limits, plans: config.plans, categories: config.categories } as never);
+    compileConfig(limits as never);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    throw new ConfigLoadError(error.issues.map((issue) => ({ ...locate(issue.path), message: issue.message })));
+    issues.push(...error.issues);
+  }
+  try {
+    const alerts = parseAlertsConfig(config.alerts ?? {});
+    issues.push(...unknownAlertIssues(limits, new Set(Object.keys(alerts))));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    issues.push(...error.issues);
+  }
+  if (issues.length > 0) {
+    throw new ConfigLoadError(issues.map((issue) => ({ ...locate(issue.path), message: issue.message })));
   }
   return { config, source: file ?? "built-in example (the four use cases)" };
 }

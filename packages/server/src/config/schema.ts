@@ -77,12 +77,8 @@ export const configSchema = z.strictObject({
   categories: z
     .record(z.string(), z.strictObject({ limits: limitList.default([]), requiredScope: z.string().min(1).optional() }))
     .optional(),
-  alerts: z
-    .record(
-      z.string(),
-      z.looseObject({ type: z.enum(["webhook", "slack", "discord"]), url: z.url({ protocol: /^https?$/ }) }),
-    )
-    .optional(),
+  /** Alert sinks and routes by name; each entry is validated by @tollgate/alerts (see docs/alerts.md). */
+  alerts: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type ServerConfig = z.output<typeof configSchema>;

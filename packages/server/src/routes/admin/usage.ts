@@ -141,22 +141,6 @@ export function adminUsageRoutes(app: App, ctx: ServerContext) {
       ),
   );
   app.get(
-    "/v1/admin/alerts",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "Configured alert sinks (URLs hidden: they often embed secrets)",
-        security,
-        response: {
-          200: z.object({ alerts: z.array(z.object({ name: z.string(), type: z.string() })) }),
-          ...errors(401, 403),
-        },
-      },
-    },
-    async () => ({ alerts: Object.entries(ctx.config.alerts ?? {}).map(([name, a]) => ({ name, type: a.type })) }),
-  );
-  app.get(
     "/v1/admin/whoami",
     {
       preHandler: atLeast(ctx, "readonly"),
