@@ -148,6 +148,8 @@ export function createAlerts(options: AlertsOptions): Alerts {
   }
   const allSinks = [...sinks.values()];
   const warnedRoutes = new Set<string>();
+  /** Claims waiting for the store's answer (drain waits for them: they may still enqueue). */
+  const claiming = new Set<Promise<void>>();
   let lastClaimWarning = 0;
 
   function dispatch(event: AlertEvent, targets: readonly Sink[]): Sink[] {
@@ -179,12 +181,15 @@ export function createAlerts(options: AlertsOptions): Alerts {
     }
     if (answer === true) return fire();
     if (answer instanceof Promise) {
-      answer.then(
-        (won) => {
-          if (won) fire();
-        },
-        (error: unknown) => claimFailed(error, fire),
-      );
+      const settled = answer
+        .then(
+          (won) => {
+            if (won) fire();
+          },
+          (error: unknown) => claimFailed(error, fire),
+        )
+        .finally(() => claiming.delete(settled));
+      claiming.add(settled);
     }
   }
 
@@ -345,7 +350,10 @@ export function createAlerts(options: AlertsOptions): Alerts {
     ledgerBacklog,
     deliveries: async (query) => deliveryLog.list(query),
     stats: () => ({ ...queue.stats }),
-    drain: () => queue.drain(),
+    async drain() {
+      while (claiming.size > 0) await Promise.all([...claiming]);
+      await queue.drain();
+    },
     close: (graceMs) => queue.close(graceMs),
   };
 }
