@@ -173,6 +173,21 @@ describe("limit config: every bad case is a ConfigError naming the field", () =>
     rejectsAt({ ...base, alert }, "alert");
   });
 
+  it.each([
+    [{ alert: "ops", alertAt: [0] }],
+    [{ alert: "ops", alertAt: [101] }],
+    [{ alert: "ops", alertAt: "0.8" }],
+    [{ alert: "ops", alertAt: Array.from({ length: 11 }, (_, i) => (i + 1) / 11) }],
+    [{ alertAt: [0.8] }],
+  ])("alertAt not ratios, or without an alert route (%j)", (extra) => {
+    rejectsAt({ ...base, ...extra }, "alertAt");
+  });
+
+  it("alertAt is sorted and deduplicated; absent stays absent", () => {
+    expect(parseLimit({ ...base, alert: "ops", alertAt: [1, 0.5, 1] }).alertAt).toEqual([0.5, 1]);
+    expect(parseLimit({ ...base, alert: "ops" }).alertAt).toBeUndefined();
+  });
+
   it.each([[null], ["minute"], [[base]], [42]])("a limit that is not an object (%j)", (spec) => {
     expect(pathsOf(() => parseLimit(spec, "limits[0]"))).toEqual(["limits[0]"]);
   });

@@ -1,5 +1,5 @@
 import { createLimiter, manualClock } from "@tollgate/core";
-import { encodeId, redisCacheBackend, redisStore, slotOf, subjectTag } from "@tollgate/redis";
+import { encodeId, type RedisStore, redisCacheBackend, redisStore, slotOf, subjectTag } from "@tollgate/redis";
 import { missing, type RedisServer, redisServerBinary, startRedis } from "@tollgate/testkit";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -167,6 +167,24 @@ describe.skipIf(skip)("redis store on a real server", () => {
     expect(Math.abs((got?.storedAt ?? 0) - Date.now())).toBeLessThan(5_000);
     await cache.delete("abc");
     expect(await cache.get("abc")).toBeUndefined();
+  });
+
+  it("claimOnce: of 50 concurrent claims over three clients exactly one wins; the key expires with its TTL and hides the name", async () => {
+    const prefix = uniquePrefix("claim");
+    const stores = [0, 1, 2].map(() => redisStore({ url: redis.url, prefix }));
+    const name = "threshold_crossed|c:llm_call|org-minute|org:acme|1773144000000";
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (stores[i % 3] as RedisStore).claimOnce?.(name, 60_000)),
+    );
+    expect(answers.filter((won) => won === true)).toHaveLength(1);
+    const keys = await raw.keys(`${prefix}:claim:*`);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).not.toContain("acme");
+    const ttl = await raw.pttl(keys[0] as string);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await stores[0]?.claimOnce?.("another", 60_000)).toBe(true);
+    for (const store of stores) await store.close();
   });
 });
 
