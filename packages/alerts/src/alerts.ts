@@ -25,7 +25,7 @@ import { type AlertLogger, consoleLogger } from "./logger.js";
 import { type AlertMetrics, type AlertStats, noopAlertMetrics } from "./metrics.js";
 import { type DeliveryOptions, DeliveryQueue } from "./queue.js";
 import { type Candidate, candidates, windowOf } from "./rules.js";
-import type { FetchLike } from "./sinks/http.js";
+import { nodePoster } from "./sinks/http.js";
 import { createSink, type Sink } from "./sinks/index.js";
 import type { AlertEvent } from "./types.js";
 
@@ -36,7 +36,7 @@ export interface AlertsOptions {
    * The counter store the limiter uses: its `claimOnce` makes each event fire once across every
    * process sharing it (Redis). Without one, or one lacking `claimOnce`, claims are per process.
    */
-  store?: Pick<Store, "name" | "claimOnce">;
+  store?: Pick<Store, "name" | "claimOnce" | "synchronous">;
   /** Time for system events and local claims (tests inject core's manualClock). */
   clock?: Clock;
   logger?: AlertLogger;
@@ -44,8 +44,6 @@ export interface AlertsOptions {
   deliveryLog?: DeliveryLog;
   metrics?: AlertMetrics;
   delivery?: DeliveryOptions;
-  /** HTTP client for webhook, Slack and Discord sinks; default the global fetch. */
-  fetch?: FetchLike;
   /** Names this process in store events (a store outage is seen by each instance). Default host:pid. */
   instance?: string;
   /** projected_to_exceed waits until this fraction of a calendar period has passed. Default 0.1. */
@@ -120,7 +118,8 @@ export function parseAlertsConfig(input: unknown, prefix = "alerts"): AlertsConf
   return config;
 }
 
-const LOCAL_CLAIM_GRACE_MS = 60_000;
+/** Claims outlive their window a little: store and process clocks differ slightly. */
+const LOCAL_CLAIM_GRACE_MS = 5_000;
 const CREDENTIALS_IN_URL = /[a-z][a-z0-9+.-]*:\/\/[^\s]+/gi;
 
 /** Creates the alerting engine. Validates the config (ConfigError) and builds every sink. */
@@ -130,17 +129,18 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const logger = options.logger ?? consoleLogger;
   const metrics = options.metrics ?? noopAlertMetrics;
   const deliveryLog = options.deliveryLog ?? memoryDeliveryLog();
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const post = nodePoster();
   const instance = options.instance ?? `${process.env.HOSTNAME ?? "local"}:${process.pid}`;
   const minElapsed = options.projectionMinElapsed ?? 0.1;
   const store = options.store;
   const storeName = store?.name ?? "store";
   const queue = new DeliveryQueue(deliveryLog, logger, metrics, () => clock.now(), options.delivery);
   const local = new ClaimTable(clock);
+  const sharedSync = store?.synchronous === true && store.claimOnce !== undefined;
 
   const sinks = new Map<string, Sink>();
   for (const [name, entry] of Object.entries(config)) {
-    if (!isRoute(entry)) sinks.set(name, createSink(name, entry, { fetch: fetchImpl, logger, now: () => Date.now() }));
+    if (!isRoute(entry)) sinks.set(name, createSink(name, entry, { post, logger, now: () => Date.now() }));
   }
   const routes = new Map<string, Sink[]>();
   for (const [name, entry] of Object.entries(config)) {
@@ -170,7 +170,8 @@ export function createAlerts(options: AlertsOptions): Alerts {
    * leaves the local claim in charge (once per process during an outage).
    */
   function once(key: string, ttlMs: number, build: () => AlertEvent, targets: readonly Sink[]) {
-    if (!local.claim(key, ttlMs)) return;
+    // A synchronous store (memory) is this process's own: its claim is the local one.
+    if (!sharedSync && !local.claim(key, ttlMs)) return;
     const fire = () => dispatch(build(), targets);
     if (store?.claimOnce === undefined) return fire();
     let answer: boolean | Promise<boolean>;
@@ -354,6 +355,9 @@ export function createAlerts(options: AlertsOptions): Alerts {
       while (claiming.size > 0) await Promise.all([...claiming]);
       await queue.drain();
     },
-    close: (graceMs) => queue.close(graceMs),
+    async close(graceMs) {
+      await queue.close(graceMs);
+      post.close();
+    },
   };
 }

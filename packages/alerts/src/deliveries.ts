@@ -47,24 +47,37 @@ export interface DeliveryLog {
   list(query?: DeliveryQuery): DeliveryRecord[] | Promise<DeliveryRecord[]>;
 }
 
-/** The newest `capacity` delivery records in memory. */
+/**
+ * The newest `capacity` deliveries in memory (by creation), records kept as written. Eviction
+ * follows a FIFO of ids: deleting the oldest through a Map iterator would walk every hole left by
+ * earlier deletions, which grows with traffic.
+ */
 export function memoryDeliveryLog(capacity = 1000): DeliveryLog {
   const records = new Map<string, DeliveryRecord>();
+  let order: string[] = [];
+  let head = 0;
   return {
     record(record) {
-      records.delete(record.id);
-      records.set(record.id, { ...record });
-      if (records.size > capacity) records.delete(records.keys().next().value as string);
+      if (!records.has(record.id)) order.push(record.id);
+      records.set(record.id, record);
+      while (records.size > capacity && head < order.length) {
+        records.delete(order[head] as string);
+        order[head++] = "";
+      }
+      if (head > 1024 && head * 2 > order.length) {
+        order = order.slice(head);
+        head = 0;
+      }
     },
     list(query = {}) {
       const out: DeliveryRecord[] = [];
-      const all = [...records.values()].reverse();
-      for (const record of all) {
+      for (let i = order.length - 1; i >= head && out.length < (query.limit ?? 100); i--) {
+        const record = records.get(order[i] as string);
+        if (record === undefined) continue;
         if (query.status && record.status !== query.status) continue;
         if (query.type && record.type !== query.type) continue;
         if (query.sink && record.sink !== query.sink) continue;
         out.push(record);
-        if (out.length >= (query.limit ?? 100)) break;
       }
       return out;
     },

@@ -9,7 +9,8 @@ const TITLES: Record<AlertEvent["type"], string> = {
   ledger_backlog: "Usage ledger backlog",
 };
 
-const number = (n: number | undefined) => (n === undefined ? "?" : n.toLocaleString("en-US"));
+/** 1234567 -> "1,234,567" (Intl formatting costs microseconds per call, on every alert). */
+const number = (n: number | undefined) => (n === undefined ? "?" : String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","));
 const percent = (ratio: number | undefined) => `${Math.round((ratio ?? 0) * 100)}%`;
 
 export const titleOf = (event: AlertEvent) => TITLES[event.type];

@@ -21,11 +21,17 @@ export interface DeliveryOptions {
   random?: () => number;
 }
 
+/** The signal of sends that do no I/O: nothing to abort. */
+const NEVER = new AbortController();
+
 interface Job {
   record: DeliveryRecord;
   sink: Sink;
-  /** Record writes of one delivery, in order (an async log must not see `delivered` before `pending`). */
-  writes: Promise<void>;
+  /**
+   * The record write still running for this delivery, if any: the next waits for it (an async log
+   * must not see `delivered` before `pending`). A synchronous log (memory) never leaves one.
+   */
+  writes: Promise<void> | undefined;
   timer?: NodeJS.Timeout;
 }
 
@@ -40,7 +46,8 @@ export class DeliveryQueue {
   private readonly retrying = new Set<Job>();
   private inFlight = 0;
   private closed = false;
-  private readonly abort = new AbortController();
+  /** Sends in flight, to abort at close. */
+  private readonly sending = new Set<AbortController>();
   private idle: (() => void)[] = [];
   private readonly pendingWrites = new Set<Promise<void>>();
   private readonly maxQueued: number;
@@ -99,7 +106,7 @@ export class DeliveryQueue {
       updatedAt: at,
       event,
     };
-    const job: Job = { record, sink, writes: Promise.resolve() };
+    const job: Job = { record, sink, writes: undefined };
     if (this.closed || this.size >= this.maxQueued) {
       record.status = "dropped";
       record.lastError = this.closed ? "alerts closed" : `delivery queue full (${this.maxQueued})`;
@@ -136,7 +143,9 @@ export class DeliveryQueue {
     this.waiting.length = 0;
     this.waitingHead = 0;
     if (this.inFlight > 0) {
-      const timer = setTimeout(() => this.abort.abort(new Error("alerts closed")), graceMs);
+      const timer = setTimeout(() => {
+        for (const controller of this.sending) controller.abort(new Error("alerts closed"));
+      }, graceMs);
       timer.unref?.();
       await this.drain();
       clearTimeout(timer);
@@ -163,12 +172,31 @@ export class DeliveryQueue {
     record.attempts++;
     const started = performance.now();
     let outcome: SendOutcome;
+    // One controller and one timer per try (AbortSignal.any/timeout cost far more per call); the
+    // log sink does no I/O and needs neither.
+    const controller = sink.type === "log" ? NEVER : new AbortController();
+    const timer =
+      sink.type === "log"
+        ? undefined
+        : setTimeout(() => {
+            const timeout = new Error(`no answer within ${this.timeoutMs} ms`);
+            timeout.name = "TimeoutError";
+            controller.abort(timeout);
+          }, this.timeoutMs);
+    timer?.unref?.();
+    this.sending.add(controller);
     try {
-      const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.timeoutMs)]);
-      outcome = await sink.send(record.event, { deliveryId: record.id, number: record.attempts, signal });
+      outcome = await sink.send(record.event, {
+        deliveryId: record.id,
+        number: record.attempts,
+        signal: controller.signal,
+      });
     } catch (error) {
       // A sink must not throw; if one does, it is a failed try like any other.
       outcome = { ok: false, retryable: true, error: error instanceof Error ? error.message : String(error) };
+    } finally {
+      clearTimeout(timer);
+      this.sending.delete(controller);
     }
     this.metrics.attempt(sink.name, (performance.now() - started) / 1000);
     this.inFlight--;
@@ -228,12 +256,24 @@ export class DeliveryQueue {
 
   private write(job: Job) {
     const snapshot: DeliveryRecord = { ...job.record };
-    const written = job.writes
-      .then(() => this.log.record(snapshot))
-      .catch((error: unknown) => {
-        this.logger.error({ err: error, delivery: snapshot.id }, "could not record an alert delivery");
-      })
-      .finally(() => this.pendingWrites.delete(written));
+    const failed = (error: unknown) =>
+      this.logger.error({ err: error, delivery: snapshot.id }, "could not record an alert delivery");
+    let result: void | Promise<void>;
+    if (job.writes === undefined) {
+      try {
+        result = this.log.record(snapshot);
+      } catch (error) {
+        failed(error);
+        return;
+      }
+      if (!(result instanceof Promise)) return;
+    } else {
+      result = job.writes.then(() => this.log.record(snapshot));
+    }
+    const written: Promise<void> = result.catch(failed).finally(() => {
+      this.pendingWrites.delete(written);
+      if (job.writes === written) job.writes = undefined;
+    });
     this.pendingWrites.add(written);
     job.writes = written;
   }

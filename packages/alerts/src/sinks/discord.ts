@@ -3,7 +3,7 @@ import { fieldsOf, headline, titleOf } from "../format.js";
 import { redactUrl } from "../redact.js";
 import type { AlertEvent } from "../types.js";
 import { sinkBase } from "./base.js";
-import { type FetchLike, postJson } from "./http.js";
+import type { Poster } from "./http.js";
 import type { Sink } from "./types.js";
 
 const COLOR = { info: 0x3498db, warning: 0xf1c40f, critical: 0xe74c3c } as const;
@@ -28,17 +28,12 @@ export function discordMessage(event: AlertEvent) {
 }
 
 /** Posts to a Discord channel webhook (the URL is the credential: it is only ever shown redacted). */
-export function discordSink(
-  name: string,
-  config: Extract<SinkConfig, { type: "discord" }>,
-  fetchImpl: FetchLike,
-): Sink {
+export function discordSink(name: string, config: Extract<SinkConfig, { type: "discord" }>, post: Poster): Sink {
   return {
     name,
     type: "discord",
     target: redactUrl(config.url),
     ...sinkBase(config),
-    send: (event, attempt) =>
-      postJson(fetchImpl, config.url, JSON.stringify(discordMessage(event)), {}, attempt.signal),
+    send: (event, attempt) => post(config.url, JSON.stringify(discordMessage(event)), {}, attempt.signal),
   };
 }

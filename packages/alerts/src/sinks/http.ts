@@ -1,59 +1,50 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { redactIn } from "../redact.js";
 import type { SendOutcome } from "./types.js";
 
-export type FetchLike = typeof globalThis.fetch;
+/** Sends one JSON POST; never throws (failures are outcomes). `close` drops idle connections. */
+export type Poster = ((
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+) => Promise<SendOutcome>) & { close(): void };
 
 /** Most a receiver may ask us to wait (Retry-After) before the next try. */
 const MAX_RETRY_AFTER_MS = 300_000;
+/** Enough of an error body to say what went wrong. */
+const MAX_ERROR_BODY = 200;
 
-function retryAfterMs(header: string | null): number | undefined {
-  if (header === null) return undefined;
+function retryAfterMs(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
   const date = Date.parse(header);
   return Number.isNaN(date) ? undefined : Math.min(Math.max(0, date - Date.now()), MAX_RETRY_AFTER_MS);
 }
 
-/** Names the network failure under fetch's generic "fetch failed" (ECONNREFUSED, timeout, reset). */
-function describe(error: unknown): string {
-  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-    return "timed out waiting for the receiver";
+/** The network failure in words: refused, reset, timed out (from the abort reason), ... */
+function describe(error: unknown, signal: AbortSignal): string {
+  if (signal.aborted) {
+    const reason = signal.reason as Error | undefined;
+    return reason?.name === "TimeoutError"
+      ? "timed out waiting for the receiver"
+      : `aborted: ${reason?.message ?? "closed"}`;
   }
-  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  const code = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);
-  return cause?.code ? `${message} (${cause.code})` : cause?.message ? `${message}: ${cause.message}` : message;
+  return code && !message.includes(code) ? `${message} (${code})` : message;
 }
 
-/**
- * One POST of a JSON body. 2xx is delivered; 408, 429 and 5xx and network failures are worth
- * another try; any other status is final. Error texts are redacted of the URL.
- */
-export async function postJson(
-  fetchImpl: FetchLike,
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  signal: AbortSignal,
-): Promise<SendOutcome> {
-  let response: Response;
-  try {
-    response = await fetchImpl(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "user-agent": "tollgate-alerts", ...headers },
-      body,
-      signal,
-      redirect: "error",
-    });
-  } catch (error) {
-    return { ok: false, retryable: true, error: redactIn(describe(error), url) };
-  }
-  // The body is not needed; reading it frees the connection for reuse.
-  const text = await response.text().catch(() => "");
-  if (response.ok) return { ok: true, status: response.status };
-  const status = response.status;
+function outcomeOf(response: IncomingMessage, text: string, url: string): SendOutcome {
+  const status = response.statusCode ?? 0;
+  if (status >= 200 && status < 300) return { ok: true, status };
+  // 3xx is not followed: a webhook that moved must be reconfigured, not chased.
   const retryable = status === 408 || status === 429 || status >= 500;
-  const wait = retryAfterMs(response.headers.get("retry-after"));
-  const snippet = text.replace(/\s+/g, " ").slice(0, 200);
+  const header = response.headers["retry-after"];
+  const wait = retryAfterMs(Array.isArray(header) ? header[0] : header);
+  const snippet = text.replace(/\s+/g, " ").trim().slice(0, MAX_ERROR_BODY);
   return {
     ok: false,
     retryable,
@@ -61,4 +52,66 @@ export async function postJson(
     error: redactIn(`receiver answered HTTP ${status}${snippet ? `: ${snippet}` : ""}`, url),
     ...(wait !== undefined ? { retryAfterMs: wait } : {}),
   };
+}
+
+/**
+ * POSTs with node:http(s) over keep-alive connections: several times cheaper per request than
+ * fetch, which matters when thousands of alerts go out. 2xx is delivered; 408, 429, 5xx and
+ * network failures are worth another try; any other status is final. Errors never show the URL.
+ */
+export function nodePoster(): Poster {
+  const agents = {
+    http: new HttpAgent({ keepAlive: true, maxSockets: 16 }),
+    https: new HttpsAgent({ keepAlive: true, maxSockets: 16 }),
+  };
+  const post = (url: string, body: string, headers: Record<string, string>, signal: AbortSignal) =>
+    new Promise<SendOutcome>((resolve) => {
+      const secure = url.startsWith("https:");
+      let settled = false;
+      const finish = (outcome: SendOutcome) => {
+        if (settled) return;
+        settled = true;
+        resolve(outcome);
+      };
+      try {
+        const request = (secure ? httpsRequest : httpRequest)(
+          url,
+          {
+            method: "POST",
+            agent: secure ? agents.https : agents.http,
+            headers: {
+              "content-type": "application/json",
+              "content-length": String(Buffer.byteLength(body)),
+              "user-agent": "tollgate-alerts",
+              ...headers,
+            },
+            signal,
+          },
+          (response) => {
+            let text = "";
+            response.setEncoding("utf8");
+            // The body is read to the end (the connection is then reused), kept only in part.
+            response.on("data", (chunk: string) => {
+              if (text.length < MAX_ERROR_BODY) text += chunk;
+            });
+            response.on("end", () => finish(outcomeOf(response, text, url)));
+            response.on("error", (error) =>
+              finish({ ok: false, retryable: true, error: redactIn(describe(error, signal), url) }),
+            );
+          },
+        );
+        request.on("error", (error) =>
+          finish({ ok: false, retryable: true, error: redactIn(describe(error, signal), url) }),
+        );
+        request.end(body);
+      } catch (error) {
+        finish({ ok: false, retryable: false, error: redactIn(describe(error, signal), url) });
+      }
+    });
+  return Object.assign(post, {
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  });
 }

@@ -1,7 +1,7 @@
 import type { SinkConfig } from "../config.js";
 import type { AlertLogger } from "../logger.js";
 import { discordSink } from "./discord.js";
-import type { FetchLike } from "./http.js";
+import type { Poster } from "./http.js";
 import { logSink } from "./log.js";
 import { slackSink } from "./slack.js";
 import type { Sink } from "./types.js";
@@ -12,7 +12,7 @@ export { slackMessage } from "./slack.js";
 export type { Attempt, SendOutcome, Sink } from "./types.js";
 
 export interface SinkDeps {
-  fetch: FetchLike;
+  post: Poster;
   logger: AlertLogger;
   /** Wall time in ms, for signature timestamps. */
   now: () => number;
@@ -22,11 +22,11 @@ export interface SinkDeps {
 export function createSink(name: string, config: SinkConfig, deps: SinkDeps): Sink {
   switch (config.type) {
     case "webhook":
-      return webhookSink(name, config, deps.fetch, deps.now);
+      return webhookSink(name, config, deps.post, deps.now);
     case "slack":
-      return slackSink(name, config, deps.fetch);
+      return slackSink(name, config, deps.post);
     case "discord":
-      return discordSink(name, config, deps.fetch);
+      return discordSink(name, config, deps.post);
     case "log":
       return logSink(name, config, deps.logger);
   }

@@ -3,7 +3,7 @@ import { fieldsOf, headline, titleOf } from "../format.js";
 import { redactUrl } from "../redact.js";
 import type { AlertEvent } from "../types.js";
 import { sinkBase } from "./base.js";
-import { type FetchLike, postJson } from "./http.js";
+import type { Poster } from "./http.js";
 import type { Sink } from "./types.js";
 
 const ICON = { info: ":information_source:", warning: ":warning:", critical: ":rotating_light:" } as const;
@@ -35,12 +35,12 @@ export function slackMessage(event: AlertEvent) {
 }
 
 /** Posts to a Slack incoming webhook (the URL is the credential: it is only ever shown redacted). */
-export function slackSink(name: string, config: Extract<SinkConfig, { type: "slack" }>, fetchImpl: FetchLike): Sink {
+export function slackSink(name: string, config: Extract<SinkConfig, { type: "slack" }>, post: Poster): Sink {
   return {
     name,
     type: "slack",
     target: redactUrl(config.url),
     ...sinkBase(config),
-    send: (event, attempt) => postJson(fetchImpl, config.url, JSON.stringify(slackMessage(event)), {}, attempt.signal),
+    send: (event, attempt) => post(config.url, JSON.stringify(slackMessage(event)), {}, attempt.signal),
   };
 }

@@ -2,7 +2,7 @@ import type { SinkConfig } from "../config.js";
 import { redactUrl } from "../redact.js";
 import { signatureHeader } from "../signature.js";
 import { type SinkBase, sinkBase } from "./base.js";
-import { type FetchLike, postJson } from "./http.js";
+import type { Poster } from "./http.js";
 import type { Sink } from "./types.js";
 
 type WebhookConfig = Extract<SinkConfig, { type: "webhook" }>;
@@ -11,7 +11,7 @@ type WebhookConfig = Extract<SinkConfig, { type: "webhook" }>;
  * POSTs the event as JSON with `X-Tollgate-Event`, `X-Tollgate-Delivery` (the same on every retry)
  * and, with a secret, `X-Tollgate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
  */
-export function webhookSink(name: string, config: WebhookConfig, fetchImpl: FetchLike, now: () => number): Sink {
+export function webhookSink(name: string, config: WebhookConfig, post: Poster, now: () => number): Sink {
   const base: SinkBase = sinkBase(config);
   return {
     name,
@@ -27,7 +27,7 @@ export function webhookSink(name: string, config: WebhookConfig, fetchImpl: Fetc
       };
       if (config.secret)
         headers["x-tollgate-signature"] = signatureHeader(config.secret, body, Math.floor(now() / 1000));
-      return postJson(fetchImpl, config.url, body, headers, attempt.signal);
+      return post(config.url, body, headers, attempt.signal);
     },
   };
 }
