@@ -203,6 +203,21 @@ describe("once per rule, subject and window", () => {
   });
 });
 
+describe("ledger_backlog", () => {
+  it("happy: reported backlogs raise one event per interval, with pending and the oldest age", async () => {
+    const { alerts, events, clock } = collecting([]);
+    alerts.ledgerBacklog({ pending: 5000, oldestAgeMs: 120_000 });
+    alerts.ledgerBacklog({ pending: 6000, oldestAgeMs: 180_000 });
+    clock.advance(15 * 60_000);
+    alerts.ledgerBacklog({ pending: 7000, oldestAgeMs: 240_000, everyMs: 15 * 60_000 });
+    await alerts.drain();
+    expect(events.map((e) => [e.type, e.subject, e.pending, e.oldestAgeSeconds, e.severity])).toEqual([
+      ["ledger_backlog", "ledger", 5000, 120, "warning"],
+      ["ledger_backlog", "ledger", 7000, 240, "warning"],
+    ]);
+  });
+});
+
 describe("validation", () => {
   it("sad: alertAt must be ratios and needs an alert route", () => {
     const fails = (extra: object) => {
