@@ -163,7 +163,7 @@ describe("delivery never touches the decision path", () => {
     };
     // Warm-up, then interleaved rounds so neither side gets the quieter moment.
     await measure(healthy.url, 500);
-    const rounds = [];
+    const rounds: { healthy: Awaited<ReturnType<typeof measure>>; hung: Awaited<ReturnType<typeof measure>> }[] = [];
     for (let r = 0; r < 3; r++) {
       rounds.push({ healthy: await measure(healthy.url, 2000), hung: await measure(hung.url, 2000) });
     }
