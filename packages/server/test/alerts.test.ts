@@ -59,7 +59,12 @@ describe("server alerts: case 2 on the built-in example, `ops` pointed at a loca
     expect(listed.body.sinks).toEqual([
       { name: "ops", type: "webhook", target: `${receiver.url}/***`, severity: "info" },
     ]);
-    const everything = JSON.stringify(listed.body) + server.logs.text;
+    const metrics = await server.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).toContain(
+      'tollgate_alert_deliveries_total{sink="ops",type="threshold_crossed",outcome="delivered"} 1',
+    );
+    expect(metrics.body).toContain('tollgate_alert_events_total{type="threshold_crossed"} 1');
+    const everything = JSON.stringify(listed.body) + server.logs.text + metrics.body;
     expect(everything).not.toContain("T0KEN-in-path");
     expect(everything).not.toContain(SECRET);
   });
