@@ -8,6 +8,8 @@
  * const server = await createServer({ config });
  * await server.app.listen({ port: config.server.port, host: config.server.host });
  */
+
+export { sqlDeliveryLog } from "./alerting.js";
 export { type CreateServerOptions, createServer, type TollgateServer } from "./app.js";
 export { exampleConfig } from "./config/example.js";
 export { ConfigLoadError, type ConfigProblem, type LoadedConfig, type LoadOptions, loadConfig } from "./config/load.js";
