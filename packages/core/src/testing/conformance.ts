@@ -515,6 +515,21 @@ export function conformanceChecks(target: ConformanceTarget): ConformanceCheck[]
     );
   });
 
+  semantics(
+    "claimOnce (when the store has it): one winner among concurrent claims of a key, keys independent",
+    async () => {
+      await withStore(target, manualClock(Date.UTC(2026, 0, 1)), async (store) => {
+        if (store.claimOnce === undefined) return;
+        const claim = (key: string) => Promise.resolve(store.claimOnce?.(key, 60_000));
+        const first = await Promise.all(Array.from({ length: 20 }, () => claim("alert|org:a|w1")));
+        expect(first.filter((won) => won === true)).toHaveLength(1);
+        expect(await claim("alert|org:a|w1")).toBe(false);
+        expect(await claim("alert|org:b|w1")).toBe(true);
+        expect(await claim("alert|org:a|w2")).toBe(true);
+      });
+    },
+  );
+
   return checks;
 }
 
