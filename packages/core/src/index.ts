@@ -59,7 +59,16 @@ export {
   type LimiterOptions,
 } from "./limiter.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./memory-store.js";
-export { type BreakerOptions, type BreakerState, CircuitBreaker, withTimeout } from "./resilience.js";
+export {
+  type BreakerOptions,
+  type BreakerState,
+  CircuitBreaker,
+  DEFAULT_BREAKER,
+  type DeadlineOptions,
+  StoreTimeoutError,
+  withDeadline,
+  withTimeout,
+} from "./resilience.js";
 export type {
   AdjustItem,
   CounterRef,
@@ -70,4 +79,5 @@ export type {
   ReleaseItem,
   Store,
 } from "./store.js";
+export type { HealthEvent, HealthListener, PartitionHealth, StoreHealth } from "./store-guard.js";
 export { GLOBAL_ID, MAX_ID_LENGTH, SUBJECT_FIELDS, type Subject, subjectId, validateSubject } from "./subject.js";

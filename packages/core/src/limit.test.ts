@@ -297,7 +297,7 @@ describe("limit config: the parsed result", () => {
       capacity: 10,
       unit: "requests",
       mode: "enforce",
-      failMode: "open",
+      failMode: "local",
       timeZone: "UTC",
       byokExempt: false,
     });

@@ -16,7 +16,12 @@ export const PERIODS = ["day", "week", "month"] as const;
 export type AlgorithmName = (typeof ALGORITHMS)[number];
 export type SubjectKind = (typeof SUBJECT_KINDS)[number];
 export type LimitMode = "enforce" | "monitor";
-export type FailMode = "open" | "closed";
+/**
+ * What a limit does while its store is unavailable: `local` (default) decides on a local
+ * fallback limiter holding a per-process share of the limit; `open` allows (unlimited while the
+ * outage lasts); `closed` denies.
+ */
+export type FailMode = "local" | "open" | "closed";
 export type LimitUnit = "requests" | "tokens";
 /** What a limit does when the request's subject lacks its `per` kind (a per-user limit, no user). */
 export type WhenMissing = "deny" | "skip";
@@ -181,7 +186,7 @@ function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | u
   const limit = positiveInteger(raw.limit, at("limit"), issues);
   const unit = oneOf(raw.unit, ["requests", "tokens"] as const, at("unit"), issues, "requests");
   const mode = oneOf(raw.mode, ["enforce", "monitor"] as const, at("mode"), issues, "enforce");
-  const failMode = oneOf(raw.failMode, ["open", "closed"] as const, at("failMode"), issues, "open");
+  const failMode = oneOf(raw.failMode, ["local", "open", "closed"] as const, at("failMode"), issues, "local");
   const whenMissing = oneOf(
     raw.whenMissing,
     ["deny", "skip"] as const,

@@ -2,10 +2,12 @@ import { periodBounds } from "./calendar.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type CompiledConfig, type CompiledLimit, compileConfig, type LimitsConfig } from "./config.js";
 import type { ChargeReceipt, Decision, DecisionReason, LimitStatus, MissingSubject } from "./decision.js";
-import { InputError, StoreUnavailableError, TollgateError } from "./errors.js";
+import { ConfigError, InputError, TollgateError } from "./errors.js";
 import { type Limit, MAX_AMOUNT } from "./limit.js";
-import { type BreakerOptions, type BreakerState, CircuitBreaker, withTimeout } from "./resilience.js";
+import { memoryStore } from "./memory-store.js";
+import type { BreakerOptions, BreakerState } from "./resilience.js";
 import type { CounterRef, DecideItem, DecideRequest, DecideResult, Store } from "./store.js";
+import { type HealthEvent, type HealthListener, StoreGuard, type StoreHealth } from "./store-guard.js";
 import { type Subject, subjectId, validateSubject } from "./subject.js";
 
 /** One request to decide. */
@@ -29,9 +31,20 @@ export interface CheckInput {
 export interface LimiterHooks {
   /** Every decision (metrics, alerts on `crossed`, audit). Must not throw. */
   onDecision?(decision: Decision, input: CheckInput): void;
-  /** A store call failed or timed out; the decision was degraded. Must not throw. */
+  /**
+   * A store call failed or timed out (the decision was degraded), or a compensation failed
+   * (`compensate`). Called per failed call: count it, do not log it (see `onHealthChange`). Must not throw.
+   */
   onStoreError?(error: unknown, operation: string): void;
-  onBreakerChange?(state: BreakerState): void;
+  /** A node's circuit breaker changed state. Must not throw. */
+  onBreakerChange?(state: BreakerState, partition: string): void;
+  /** A store node went degraded or recovered: one call per change, for logs and alerts. */
+  onHealthChange?(event: HealthEvent): void;
+  /**
+   * A store call the limiter gave up on answered later and had charged: its charge was taken
+   * back (`applied`) or could not be (`applied: false`, the counters keep it until their window ends).
+   */
+  onCompensation?(outcome: { applied: boolean; counters: number }): void;
   /**
    * A limit applied but the subject lacks its kind: `deny` (the decision is `subject_missing`) or
    * `skip` (`whenMissing: skip`). Count these: a skip is a limit that did not protect anything.
@@ -44,12 +57,24 @@ export interface LimiterOptions extends LimitsConfig {
   store: Store;
   /** Time for the breaker and the calendar lengths reported; stores keep their own clock. */
   clock?: Clock;
-  /** Store call timeout; slower calls count as failures. Default 100 ms. */
+  /**
+   * Time the store has to answer, in ms; slower calls degrade the decision. Time during which
+   * this process itself was stalled is not counted against the store. Default 100 ms.
+   */
   timeoutMs?: number;
-  /** Circuit breaker over the store; `false` disables it. */
+  /** Circuit breaker per store node; `false` disables it (every call then waits out its timeout). */
   breaker?: BreakerOptions | false;
-  /** Insurance store (usually `memoryStore()`) that decides while the primary store is failing. */
+  /**
+   * Store that decides `failMode: "local"` limits while the primary store is unavailable.
+   * Default: an in-process memory store, created at the first outage.
+   */
   fallback?: Store;
+  /**
+   * Share (0-1] of each limit the fallback enforces in this process: with N instances behind a
+   * load balancer, 1/N keeps an outage's admissions near the limit. Default 1 (each process
+   * enforces the whole limit: at most N x limit during an outage).
+   */
+  fallbackShare?: number;
   /** Plan for a subject when the request names none. Default: `signed-in` for a user, `anonymous` otherwise, when those plans exist. */
   planFor?: (subject: Subject) => string | undefined;
   hooks?: LimiterHooks;
@@ -106,7 +131,12 @@ export interface Limiter {
   update(config: LimitsConfig): void;
   /** The compiled configuration in force. */
   readonly config: CompiledConfig;
+  /** The worst breaker state over the store's nodes. */
   readonly breakerState: BreakerState;
+  /** Each store node's breaker state; `degraded` while any is not closed. */
+  health(): StoreHealth;
+  /** Subscribes to `store_degraded` / `store_recovered` events; returns the unsubscribe function. */
+  onHealthChange(listener: HealthListener): () => void;
   readonly store: Store;
 }
 
@@ -178,9 +208,38 @@ export function createLimiter(options: LimiterOptions): Limiter {
   const clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? 100;
   const hooks = options.hooks ?? {};
-  const { store, fallback } = options;
-  const breaker =
-    options.breaker === false ? undefined : new CircuitBreaker(clock, options.breaker ?? {}, hooks.onBreakerChange);
+  const { store } = options;
+  const guard = new StoreGuard(store, clock, {
+    timeoutMs,
+    breaker: options.breaker ?? {},
+    ...(hooks.onBreakerChange ? { onBreakerChange: hooks.onBreakerChange } : {}),
+  });
+  if (hooks.onHealthChange) guard.subscribe(hooks.onHealthChange);
+  const share = options.fallbackShare ?? 1;
+  if (!(typeof share === "number" && share > 0 && share <= 1)) {
+    throw new ConfigError([{ path: "fallbackShare", message: "must be a number in (0, 1]" }]);
+  }
+  let fallbackStore = options.fallback;
+  /** The local fallback, created at the first outage so a healthy process never holds one. */
+  const fallbackOf = () => {
+    fallbackStore ??= memoryStore({ clock });
+    return fallbackStore;
+  };
+  /** Limits as the fallback enforces them: `share` of each, at least 1. */
+  const scaled = new WeakMap<Limit, Limit>();
+  const shareOf = (limit: Limit): Limit => {
+    if (share === 1) return limit;
+    let local = scaled.get(limit);
+    if (local === undefined) {
+      local = Object.freeze({
+        ...limit,
+        limit: Math.max(1, Math.floor(limit.limit * share)),
+        capacity: Math.max(1, Math.floor(limit.capacity * share)),
+      });
+      scaled.set(limit, local);
+    }
+    return local;
+  };
   let config = compileConfig(options);
   let planFor = options.planFor ?? defaultPlanFor(config);
   // plan -> category -> applicable limits; "" stands for none. Nested maps avoid building a key per decision.
@@ -268,35 +327,55 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
 
   /**
-   * Calls the store through the breaker and the timeout; failures reject with the cause. A
-   * synchronous store (memory) cannot hang, so it is called directly: a throw still degrades.
+   * Calls the store through its node's breaker and the deadline; failures reject with the cause.
+   * A synchronous store (memory) cannot hang, so it is called directly: a throw still degrades.
    */
-  function guarded<T, A>(operation: string, call: (argument: A) => T | Promise<T>, argument: A): T | Promise<T> {
+  function guarded<T, A>(
+    operation: string,
+    call: (argument: A) => T | Promise<T>,
+    argument: A,
+    refs: readonly CounterRef[],
+    onLateResult?: (value: T) => void,
+  ): T | Promise<T> {
     if (store.synchronous === true) return call.call(store, argument);
-    if (breaker && !breaker.allow()) {
-      throw new StoreUnavailableError(`store "${store.name}" skipped: circuit breaker open`);
-    }
-    let value: T | Promise<T>;
-    try {
-      value = withTimeout(call.call(store, argument), timeoutMs, `store "${store.name}" ${operation}`);
-    } catch (error) {
-      breaker?.failure();
-      throw error;
-    }
-    if (!(value instanceof Promise)) {
-      breaker?.success();
-      return value;
-    }
-    return value.then(
-      (result) => {
-        breaker?.success();
-        return result;
-      },
-      (error: unknown) => {
-        breaker?.failure();
-        throw error;
-      },
+    return guard.call(operation, call, argument, refs, onLateResult);
+  }
+
+  /**
+   * A decide call the limiter gave up on (timeout) answered later. If it charged, the caller was
+   * told otherwise (degraded, or denied): take the charge back so the counters hold only what
+   * callers were told they got.
+   */
+  function compensate(prepared: Prepared, result: DecideResult) {
+    if (!result.charged) return;
+    const refunds = prepared.items
+      .filter((item) => item.cost > 0 && item.limit.algorithm !== "concurrency")
+      .map((item) => ({
+        counter: item.counter,
+        id: item.id,
+        limit: item.limit,
+        delta: -item.cost,
+        chargedAt: result.now,
+      }));
+    const leases = prepared.items.flatMap((item) =>
+      item.leaseId === undefined
+        ? []
+        : [{ counter: item.counter, id: item.id, limit: item.limit, leaseId: item.leaseId }],
     );
+    const attempt = async () => {
+      if (refunds.length > 0) await store.adjust(refunds);
+      if (leases.length > 0) await store.release(leases);
+    };
+    // The store just answered, so it is usually up; one retry covers a blip.
+    attempt()
+      .catch(() => new Promise((resolve) => setTimeout(resolve, 1_000)).then(attempt))
+      .then(
+        () => hooks.onCompensation?.({ applied: true, counters: prepared.items.length }),
+        (error: unknown) => {
+          hooks.onStoreError?.(error, "compensate");
+          hooks.onCompensation?.({ applied: false, counters: prepared.items.length });
+        },
+      );
   }
 
   function toDecision(prepared: Prepared, result: DecideResult, source: ChargeReceipt["store"]): Decision {
@@ -360,12 +439,30 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return decision;
   }
 
-  /** The decision failMode dictates when no store could answer. */
+  /**
+   * The decision when the primary store could not answer: a `closed` enforced limit denies;
+   * `open` ones allow. (`local` limits are decided by the fallback first: see `localRequest`.)
+   */
   function failModeDecision(prepared: Prepared): Decision {
     const closed = prepared.items.some(({ limit }) => limit.mode === "enforce" && limit.failMode === "closed");
     const decision = scoped({ allowed: !closed, reason: "store_unavailable", degraded: true, limits: [] }, prepared);
     if (closed) decision.retryAfter = 1;
     return decision;
+  }
+
+  /** The request the fallback decides: the `local` limits, each at its share; undefined when none or a `closed` one denies. */
+  function localRequest(prepared: Prepared): Prepared | undefined {
+    let local = 0;
+    for (const { limit } of prepared.items) {
+      if (limit.mode === "enforce" && limit.failMode === "closed") return undefined;
+      if (limit.failMode === "local") local++;
+    }
+    if (local === 0) return undefined;
+    const items: DecideItem[] = [];
+    for (const item of prepared.items) {
+      if (item.limit.failMode === "local") items.push({ ...item, limit: shareOf(item.limit) });
+    }
+    return { ...prepared, items };
   }
 
   function fromFallback(prepared: Prepared, result: DecideResult): Decision {
@@ -376,9 +473,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
 
   async function degrade(prepared: Prepared, error: unknown, operation: string): Promise<Decision> {
     hooks.onStoreError?.(error, operation);
-    if (fallback) {
+    const local = localRequest(prepared);
+    if (local) {
       try {
-        return fromFallback(prepared, await fallback.decide(prepared));
+        return fromFallback(local, await fallbackOf().decide(local));
       } catch (fallbackError) {
         hooks.onStoreError?.(fallbackError, `fallback ${operation}`);
       }
@@ -388,9 +486,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
 
   function degradeSync(prepared: Prepared, error: unknown): Decision {
     hooks.onStoreError?.(error, "decide");
-    if (fallback?.synchronous) {
+    const local = localRequest(prepared);
+    const target = local ? fallbackOf() : undefined;
+    if (local && target?.synchronous) {
       try {
-        return fromFallback(prepared, fallback.decide(prepared) as DecideResult);
+        return fromFallback(local, target.decide(local) as DecideResult);
       } catch (fallbackError) {
         hooks.onStoreError?.(fallbackError, "fallback decide");
       }
@@ -434,7 +534,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const early = withoutStore(prepared);
     if (early !== undefined) return Promise.resolve(finish(early, input));
     try {
-      answer = guarded("decide", store.decide, prepared);
+      answer = guarded("decide", store.decide, prepared, prepared.items, (late) => compensate(prepared, late));
     } catch (error) {
       return degrade(prepared, error, "decide").then((decision) => finish(decision, input));
     }
@@ -456,7 +556,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     if (early !== undefined) return finish(early, input);
     let answer: DecideResult | Promise<DecideResult>;
     try {
-      answer = guarded("decide", store.decide, prepared);
+      answer = guarded("decide", store.decide, prepared, prepared.items);
     } catch (error) {
       return finish(degradeSync(prepared, error), input);
     }
@@ -464,14 +564,14 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
 
   function storeOf(receipt: ChargeReceipt): Store {
-    return receipt.store === "fallback" && fallback ? fallback : store;
+    return receipt.store === "fallback" ? fallbackOf() : store;
   }
 
   async function adjustWith(receipt: ChargeReceipt | undefined, items: Parameters<Store["adjust"]>[0]) {
     if (receipt === undefined || items.length === 0) return { applied: true } as const;
     try {
       const target = storeOf(receipt);
-      await (target === store ? guarded("adjust", store.adjust, items) : target.adjust(items));
+      await (target === store ? guarded("adjust", store.adjust, items, items) : target.adjust(items));
       return { applied: true } as const;
     } catch (error) {
       hooks.onStoreError?.(error, "adjust");
@@ -488,7 +588,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     if (receipt === undefined || leases.length === 0) return { applied: true };
     try {
       const target = storeOf(receipt);
-      await (target === store ? guarded("release", store.release, leases) : target.release(leases));
+      await (target === store ? guarded("release", store.release, leases, leases) : target.release(leases));
       return { applied: true };
     } catch (error) {
       hooks.onStoreError?.(error, "release");
@@ -560,7 +660,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
         seen.add(counter);
         refs.push({ counter, id, limit });
       }
-      if (refs.length > 0) await guarded("reset", store.reset, refs);
+      if (refs.length > 0) await guarded("reset", store.reset, refs, refs);
     },
     update(next) {
       const compiled = compileConfig(next);
@@ -573,8 +673,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
       return config;
     },
     get breakerState() {
-      return breaker?.state ?? "closed";
+      return guard.health().state;
     },
+    health: () => guard.health(),
+    onHealthChange: (listener) => guard.subscribe(listener),
     store,
   };
 }

@@ -79,8 +79,17 @@ export interface Store {
    * per rule, subject and window everywhere. Optional: without it, claims are per process.
    */
   claimOnce?(key: string, ttlMs: number): boolean | Promise<boolean>;
-  /** Resolves when the store is reachable (readiness checks). */
-  ping?(): Promise<void>;
+  /**
+   * Resolves when the store is reachable (readiness checks, and the breaker's recovery probe).
+   * `partition` names one node, as returned by `partitionsOf`; absent: the whole store.
+   */
+  ping?(partition?: string): Promise<void>;
+  /**
+   * The nodes a request's counters live on (`host:port` of each Redis Cluster master holding
+   * their slots). The limiter keeps a circuit breaker per node, so a dead node degrades only
+   * the subjects it holds. Absent: the store is one node.
+   */
+  partitionsOf?(refs: readonly CounterRef[]): readonly string[];
   close?(): Promise<void>;
 }
 

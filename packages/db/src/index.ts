@@ -9,7 +9,7 @@
  */
 
 export { migrationProvider, migrations } from "./migrations.js";
-export { type Db, migrate, type OpenOptions, openDb } from "./open.js";
+export { type Db, type DbTimeouts, isDatabaseUnavailable, migrate, type OpenOptions, openDb } from "./open.js";
 export type {
   AdminTokenTable,
   AdminUserTable,
@@ -18,6 +18,7 @@ export type {
   AuditTable,
   CategoryTable,
   Database,
+  IdempotencyTable,
   KeyStatus,
   MetaTable,
   PlanTable,

@@ -99,6 +99,20 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex("alert_deliveries_updated").on("alert_deliveries").column("updated_at").execute();
     },
   },
+  "0004_idempotency_keys": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("idempotency_keys")
+        .addColumn("key_hash", "text", (c) => c.primaryKey())
+        .addColumn("request_hash", "text", (c) => c.notNull())
+        .addColumn("status", "integer", (c) => c.notNull())
+        .addColumn("body", "text", (c) => c.notNull())
+        .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      // No index on created_at: expired rows are swept on the rare admin create, and each DDL
+      // statement costs start-up time on embedded PGlite.
+    },
+  },
 };
 
 /** Serves the migrations above to Kysely's Migrator (no files on disk to ship or lose). */

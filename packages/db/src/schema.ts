@@ -99,7 +99,25 @@ export interface AlertDeliveryTable {
   event: Json<Record<string, unknown>>;
 }
 
+/**
+ * The first answer to an admin create sent with an `Idempotency-Key`, written in the same
+ * transaction as the create: a retry gets this answer back instead of creating twice. The body
+ * holds a secret shown once (an API key, a token), so it is stored encrypted with a key derived
+ * from the Idempotency-Key itself, which is never stored.
+ */
+export interface IdempotencyTable {
+  /** SHA-256 of actor, operation and Idempotency-Key. */
+  key_hash: string;
+  /** SHA-256 of the request body: the same key with another body is refused. */
+  request_hash: string;
+  status: number;
+  /** AES-256-GCM of the response body, base64 (iv, tag, ciphertext). */
+  body: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface Database {
+  idempotency_keys: IdempotencyTable;
   tollgate_meta: MetaTable;
   plans: PlanTable;
   categories: CategoryTable;

@@ -98,6 +98,17 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
 
   const subjects = new SubjectMemo(prefix);
 
+  /** The master holding a slot, `host:port` (the slot map is ioredis's, refreshed on MOVED). */
+  function masterOf(slot: number): string {
+    return (client as Cluster).slots[slot]?.[0] ?? "cluster";
+  }
+
+  /** Tags a failure with the node it came from, so only that node's breaker hears of it. */
+  function fromNode(error: unknown, slot: number): unknown {
+    if (cluster && error instanceof Error) Object.assign(error, { partition: masterOf(slot) });
+    return error;
+  }
+
   function locate(refs: readonly CounterRef[]): Prepared {
     const n = refs.length;
     const keys = new Array<string>(n);
@@ -161,7 +172,18 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
         fields[j] = where.fields[i] as string;
         items[j] = request.items[i] as DecideItem;
       }
-      batcher.submit({ slot, keys, fields, items, now, at, charge: request.charge, report, resolve, reject });
+      batcher.submit({
+        slot,
+        keys,
+        fields,
+        items,
+        now,
+        at,
+        charge: request.charge,
+        report,
+        resolve,
+        reject: (error) => reject(fromNode(error, slot)),
+      });
     });
   }
 
@@ -338,10 +360,43 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
       const reply = await client.set(claimKey(prefix, key), "1", "PX", ttl, "NX");
       return reply === "OK";
     },
-    async ping() {
+    async ping(partition?: string) {
       await connection.ready();
-      await client.ping();
+      if (!cluster) {
+        await client.ping();
+        return;
+      }
+      if (partition === undefined || partition === "cluster") {
+        // Every master: readiness means each slot's node answers, and the first decisions then
+        // find their connections open instead of paying the connect in their store time.
+        const masters = (client as Cluster).nodes("master");
+        if (masters.length === 0) await client.ping();
+        else await Promise.all(masters.map((node) => node.ping()));
+        return;
+      }
+      const node = (client as Cluster).nodes("master").find((n) => `${n.options.host}:${n.options.port}` === partition);
+      if (node === undefined) throw new Error(`redis: no master ${partition} in the cluster's slot map`);
+      await node.ping();
     },
+    ...(cluster
+      ? {
+          partitionsOf(refs: readonly CounterRef[]): readonly string[] {
+            // A subject's counters share its hash slot: usually one lookup per request.
+            let first: string | undefined;
+            let more: Set<string> | undefined;
+            for (let i = 0; i < refs.length; i++) {
+              const ref = refs[i] as CounterRef;
+              const master = masterOf(subjects.get(ref.limit.per, ref.id).slot);
+              if (first === undefined) first = master;
+              else if (master !== first) {
+                more ??= new Set([first]);
+                more.add(master);
+              }
+            }
+            return more ? [...more] : [first ?? "cluster"];
+          },
+        }
+      : {}),
     stats: () => ({ decideCalls: batcher.calls, denyCacheHits: denials?.hits ?? 0 }),
     async close() {
       if (!connection.owned) return;

@@ -10,7 +10,7 @@ import {
   type Store,
   systemClock,
 } from "@tollgate/core";
-import { type Db, openDb } from "@tollgate/db";
+import { type Db, isDatabaseUnavailable, openDb } from "@tollgate/db";
 import Fastify, { type FastifyError, LogController } from "fastify";
 import {
   hasZodFastifySchemaValidationErrors,
@@ -43,6 +43,7 @@ import { opsRoutes } from "./routes/ops.js";
 import { settleRoutes } from "./routes/settle.js";
 import type { App } from "./routes/types.js";
 import { usageRoutes } from "./routes/usage.js";
+import { StoreHealthLog } from "./store-health.js";
 
 export interface CreateServerOptions {
   config: ServerConfig;
@@ -67,6 +68,8 @@ export interface TollgateServer {
 }
 
 const ms = (value: string | number) => (typeof value === "number" ? value : parseDuration(value));
+/** Seconds a client should wait before retrying a write the database could not take. */
+const DATABASE_RETRY_AFTER = 2;
 
 /** The configured counter store: Redis (imported only when configured) or memory. */
 async function openStore(config: ServerConfig, clock: Clock, log: Logger): Promise<Store> {
@@ -138,10 +141,20 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   const clock = options.clock ?? systemClock;
   const log = createLogger(config.log.level, options.logDestination);
   const ownsDb = options.db === undefined;
+  const database = config.stores.database;
   const db =
     options.db ??
     (await openDb(
-      config.stores.database.url ? { url: config.stores.database.url } : { dir: config.stores.database.dir },
+      database.url
+        ? {
+            url: database.url,
+            timeouts: {
+              connectMs: ms(database.connectTimeout),
+              statementMs: ms(database.statementTimeout),
+              ...(database.queryTimeout !== undefined ? { queryMs: ms(database.queryTimeout) } : {}),
+            },
+          }
+        : { dir: database.dir },
     ));
   log.info(
     {
@@ -161,28 +174,43 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   const metrics = new Metrics(() => limiterRef?.breakerState ?? "closed");
   // Claims go to the raw store: the same counters every instance shares, without the timing wrapper.
   const alerts = await openAlerts({ config, db, store: rawStore, registry: metrics.registry, log });
+  let healthLog: StoreHealthLog | undefined;
+  const { breaker, fallback } = config.stores;
   const limiter = createLimiter({
     store: metrics.timeStore(rawStore),
     clock,
     timeoutMs: config.stores.timeoutMs,
+    breaker: {
+      failureThreshold: breaker.failureThreshold,
+      failureRate: breaker.failureRate,
+      windowMs: ms(breaker.window),
+      failingForMs: ms(breaker.failingFor),
+      coolDownMs: ms(breaker.coolDown),
+    },
+    fallbackShare: fallback.share,
     limits: [],
     hooks: {
       onDecision: (decision, input) => {
         metrics.recordDecision(decision, input.category);
         alerts.hooks.onDecision(decision, input);
+        if (decision.degraded) healthLog?.degraded();
       },
+      // Counted, not logged: the health log says it once per outage (see StoreHealthLog).
       onStoreError: (error, operation) => {
         metrics.storeErrors.inc({ operation });
         alerts.hooks.onStoreError(error, operation);
-        log.warn({ err: error, operation }, "counter store call failed; decision degraded");
       },
-      onBreakerChange: (state) => {
-        log.warn({ state }, "counter store circuit breaker changed state");
-        alerts.hooks.onBreakerChange(state);
+      // One event per node going degraded or recovering (not per breaker trial): alerts and metrics.
+      onHealthChange: (event) => {
+        metrics.healthEvents.inc({ event: event.type });
+        if (event.type === "store_degraded") alerts.storeDegraded(`node ${event.partition}: ${event.error ?? ""}`);
+        else alerts.storeRecovered();
       },
+      onCompensation: ({ applied }) => metrics.compensations.inc({ result: applied ? "applied" : "failed" }),
     },
   });
   limiterRef = limiter;
+  healthLog = new StoreHealthLog(limiter, log, ms(config.log.degradedSummaryInterval));
   const store = rawStore;
   const settleGuard = createLimiter({
     store: metrics.timeStore(rawStore),
@@ -198,9 +226,21 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
       },
     ],
   });
-  const catalog = new Catalog(db, limiter, config.limits, (error) =>
-    log.error({ err: error }, "catalog reload failed"),
-  );
+  // One WARN when the catalog poll starts failing (database down), one INFO when it works again.
+  let catalogFailures = 0;
+  const catalog = new Catalog(db, limiter, config.limits, (error) => {
+    if (catalogFailures++ === 0) {
+      log.warn(
+        { event: "catalog_poll_failing", error: error instanceof Error ? error.message : String(error) },
+        "catalog poll failed: serving the catalog in memory until the database answers again",
+      );
+    }
+  });
+  catalog.onPolled = () => {
+    if (catalogFailures === 0) return;
+    log.info({ event: "catalog_poll_recovered", failedPolls: catalogFailures }, "catalog poll works again");
+    catalogFailures = 0;
+  };
   catalog.extraChecks = (before, after) => newAlertIssues(before, after, alerts.names);
   if (config.auth.adminToken) catalog.addStaticToken(config.auth.adminToken, "admin", "env-admin");
   if (config.auth.serviceToken) catalog.addStaticToken(config.auth.serviceToken, "service", "env-service");
@@ -262,6 +302,19 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = errorProblem(error);
     if (body) return sendProblem(reply, body);
+    if (isDatabaseUnavailable(error)) {
+      // The database is down or stalled: a temporary condition, said as such (no stack).
+      request.log.warn({ error: error.message, code: error.code }, "database unavailable; request answered 503");
+      reply.header("retry-after", String(DATABASE_RETRY_AFTER));
+      return sendProblem(
+        reply,
+        problem(
+          503,
+          "The database is unavailable or too slow; the change was most likely not applied. Retry after " +
+            "Retry-After; send creates with an Idempotency-Key so that a retry never creates twice.",
+        ),
+      );
+    }
     request.log.error({ err: error }, "unhandled error");
     return sendProblem(reply, problem(500, "Internal error; it has been logged. Retry, and report it if it persists."));
   });
@@ -299,6 +352,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     close() {
       closed ??= (async () => {
         catalog.stopPolling();
+        healthLog?.stop();
         await app.close();
         // Sends in flight get a moment; their records are written before the database closes.
         await alerts.close();

@@ -68,6 +68,8 @@ export class Catalog {
   tokensByHash = new Map<string, TokenRecord>();
   version = "";
   private timer: NodeJS.Timeout | undefined;
+  /** Each poll that reached the database (quiet logs: the failure was said once, so is the recovery). */
+  onPolled: () => void = () => {};
   private reloading: Promise<void> | undefined;
 
   constructor(
@@ -196,7 +198,7 @@ export class Catalog {
         .where("key", "=", "catalog_version")
         .executeTakeFirst()
         .then((row) => ((row?.value ?? "0") !== this.version ? this.reload() : undefined))
-        .catch(this.onError);
+        .then(() => this.onPolled(), this.onError);
     }, intervalMs);
     this.timer.unref();
   }

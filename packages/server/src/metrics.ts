@@ -39,6 +39,18 @@ export class Metrics {
     labelNames: ["operation"] as const,
     registers: [this.registry],
   });
+  readonly healthEvents = new Counter({
+    name: "tollgate_store_health_events_total",
+    help: "Counter-store nodes going degraded (breaker open) or recovering (breaker closed).",
+    labelNames: ["event"] as const,
+    registers: [this.registry],
+  });
+  readonly compensations = new Counter({
+    name: "tollgate_store_compensations_total",
+    help: "Abandoned (timed-out) store calls that charged later and were taken back, by result.",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   readonly storeLatency = new Histogram({
     name: "tollgate_store_duration_seconds",
     help: "Store call latency by operation.",
@@ -58,7 +70,7 @@ export class Metrics {
   constructor(breakerState: () => BreakerState) {
     this.breaker = new Gauge({
       name: "tollgate_breaker_state",
-      help: "Circuit breaker over the counter store: 0 closed, 1 half-open, 2 open.",
+      help: "Circuit breaker over the counter store, worst over its nodes: 0 closed, 1 half-open, 2 open.",
       registers: [this.registry],
       collect() {
         this.set(BREAKER_VALUE[breakerState()]);
@@ -116,7 +128,8 @@ export class Metrics {
       release: (items: Parameters<Store["release"]>[0]) => time("release", () => store.release(items)),
       reset: (items: Parameters<Store["reset"]>[0]) => time("reset", () => store.reset(items)),
     };
-    if (store.ping) timed.ping = () => store.ping?.() ?? Promise.resolve();
+    if (store.ping) timed.ping = (partition?: string) => store.ping?.(partition) ?? Promise.resolve();
+    if (store.partitionsOf) timed.partitionsOf = (refs) => store.partitionsOf?.(refs) ?? [store.name];
     if (store.close) timed.close = () => store.close?.() ?? Promise.resolve();
     return timed;
   }

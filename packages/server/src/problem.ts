@@ -20,6 +20,7 @@ const TITLES: Record<number, string> = {
   409: "Conflict",
   413: "Body too large",
   415: "Unsupported media type",
+  422: "Unprocessable content",
   429: "Too many requests",
   500: "Internal error",
   501: "Not implemented yet",

@@ -2,6 +2,7 @@ export { findBinary, freePort, missing } from "./binaries.js";
 export { initdbBinary, type PostgresServer, pgCtlBinary, startPostgres } from "./postgres.js";
 export {
   type RedisCluster,
+  type RedisClusterOptions,
   type RedisServer,
   redisCliBinary,
   redisServerBinary,

@@ -27,6 +27,18 @@ export interface RedisCluster {
   /** Seed nodes, "127.0.0.1:port". */
   nodes: string[];
   stop(): Promise<void>;
+  /** SIGKILLs one master (by its index in `nodes`), as a crash. */
+  kill(index: number): Promise<void>;
+  /** Starts a killed master again on its port with its cluster state; resolves once the cluster is ok. */
+  restart(index: number): Promise<void>;
+}
+
+export interface RedisClusterOptions {
+  /**
+   * `cluster-require-full-coverage`: Redis's default (true) stops the whole cluster when one
+   * master is down; false lets the surviving masters serve their own slots.
+   */
+  requireFullCoverage?: boolean;
 }
 
 const children = new Set<ChildProcess>();
@@ -127,23 +139,25 @@ async function clusterPort(): Promise<number> {
  * const cluster = await startRedisCluster(3);
  * const store = redisStore({ nodes: cluster.nodes });
  */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export async function startRedisCluster(masters = 3, options: RedisClusterOptions = {}): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-cluster-"));
   const ports: number[] = [];
   const procs: ChildProcess[] = [];
+  const spawnNode = (port: number) =>
+    spawnServer(port, dir, [
+      "--cluster-enabled",
+      "yes",
+      "--cluster-config-file",
+      `nodes-${port}.conf`,
+      "--cluster-node-timeout",
+      "2000",
+      "--cluster-require-full-coverage",
+      options.requireFullCoverage === false ? "no" : "yes",
+    ]);
   for (let i = 0; i < masters; i++) {
     const port = await clusterPort();
     ports.push(port);
-    procs.push(
-      spawnServer(port, dir, [
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        `nodes-${port}.conf`,
-        "--cluster-node-timeout",
-        "2000",
-      ]),
-    );
+    procs.push(spawnNode(port));
   }
   const stop = async () => {
     await Promise.all(procs.map((child) => stopChild(child, "SIGKILL")));
@@ -173,5 +187,27 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     await stop();
     throw error;
   }
-  return { nodes: ports.map((port) => `127.0.0.1:${port}`), stop };
+  const portOf = (index: number) => {
+    const port = ports[index];
+    if (port === undefined) throw new RangeError(`no cluster node ${index}`);
+    return port;
+  };
+  return {
+    nodes: ports.map((port) => `127.0.0.1:${port}`),
+    stop,
+    async kill(index) {
+      portOf(index);
+      await stopChild(procs[index], "SIGKILL");
+    },
+    async restart(index) {
+      const port = portOf(index);
+      procs[index] = spawnNode(port);
+      await waitFor(`cluster node on port ${port}`, async () => (await cli(port, "ping")).trim() === "PONG");
+      await waitFor(
+        `cluster_state:ok on port ${port}`,
+        async () => (await cli(port, "cluster", "info")).includes("cluster_state:ok"),
+        30_000,
+      );
+    },
+  };
 }

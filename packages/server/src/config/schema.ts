@@ -28,6 +28,8 @@ export const configSchema = z.strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
       /** One line per request (method, route, status, time). Off makes the hot path cheaper. */
       requests: z.boolean().default(true),
+      /** While decisions are degraded, one summary line (their count) per this interval. */
+      degradedSummaryInterval: duration.default("10s"),
     })
     .prefault({}),
   stores: z
@@ -40,10 +42,38 @@ export const configSchema = z.strictObject({
             .regex(/^postgres(ql)?:\/\//, "a postgres:// URL")
             .optional(),
           dir: z.string().min(1).default("./.tollgate/pglite"),
+          /** Postgres: opening a connection. */
+          connectTimeout: duration.default("5s"),
+          /** Postgres: one statement, enforced by the server (statement_timeout). */
+          statementTimeout: duration.default("5s"),
+          /** Postgres: one round trip, enforced here (a frozen or cut-off server); default statementTimeout + 1 s. */
+          queryTimeout: duration.optional(),
         })
         .prefault({}),
       /** Store call timeout in ms (slower counts as a failure and degrades the decision). */
       timeoutMs: z.number().int().min(1).max(10_000).default(100),
+      /** The circuit breaker kept per counter-store node (per master on a Redis Cluster). */
+      breaker: z
+        .strictObject({
+          /** Failures within `window` that open a node's breaker (with the rate and duration below). */
+          failureThreshold: z.number().int().min(1).max(10_000).default(5),
+          /** Share of the window's calls that must have failed. */
+          failureRate: z.number().gt(0).max(1).default(0.5),
+          /** Rolling window the failures are weighed over. */
+          window: duration.default("1s"),
+          /** How long failures must go on with no call succeeding before the breaker opens. */
+          failingFor: duration.default("200ms"),
+          /** How long an open breaker skips the node before probing it again. */
+          coolDown: duration.default("500ms"),
+        })
+        .prefault({}),
+      /** The local fallback that decides `failMode: local` limits while the counter store is unavailable. */
+      fallback: z
+        .strictObject({
+          /** Share (0-1] of each limit one instance enforces during an outage: 1/N for N instances. */
+          share: z.number().gt(0).max(1).default(1),
+        })
+        .prefault({}),
     })
     .prefault({}),
   auth: z

@@ -35,7 +35,7 @@ export function opsRoutes(app: App, ctx: ServerContext) {
     {
       schema: {
         tags: ["operations"],
-        summary: "Readiness: counter store and database reachable",
+        summary: "Readiness: counter store and database reachable, no store node degraded (breaker closed)",
         response: {
           200: z.object({ status: z.enum(["ready", "unavailable"]), checks: z.record(z.string(), z.string()) }),
           503: z.object({ status: z.enum(["ready", "unavailable"]), checks: z.record(z.string(), z.string()) }),
@@ -61,6 +61,11 @@ export function opsRoutes(app: App, ctx: ServerContext) {
         }),
         probe(`database:${ctx.db.kind}`, () => ctx.db.ping()),
       ]);
+      // Decisions are degraded while any store node's breaker is not closed: not ready until
+      // the probe (every breaker.coolDown) or a trial decision finds the node back.
+      for (const node of ctx.limiter.health().partitions) {
+        checks[`breaker:${node.partition}`] = node.state === "closed" ? "ok" : `${node.state}: decisions degraded`;
+      }
       const ready = Object.values(checks).every((c) => c === "ok");
       return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "unavailable", checks });
     },

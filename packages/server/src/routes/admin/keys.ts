@@ -2,6 +2,7 @@ import { ConfigError } from "@tollgate/core";
 import { z } from "zod";
 import { type KeyRecord, mergeOverrides, overridePlanName } from "../../catalog.js";
 import type { ServerContext } from "../../context.js";
+import { idempotencyOf, inProgress, isDuplicateKey, remember, replay } from "../../idempotency.js";
 import { problem, sendProblem } from "../../problem.js";
 import { errors, idParams, limitSpecSchema } from "../../schemas.js";
 import { displayPrefix, newApiKeySecret, randomId, sha256 } from "../../secrets.js";
@@ -98,7 +99,11 @@ export function keyRoutes(app: App, ctx: ServerContext) {
       schema: {
         tags: ["admin"],
         summary: "Create an API key; the secret is in this response only",
+        description:
+          "Send an `Idempotency-Key` header (a UUID) to make retries safe: a retry with the same key and body " +
+          "answers the first result (with `Idempotent-Replayed: true`) instead of creating a second key.",
         security,
+        headers: z.looseObject({ "idempotency-key": z.string().max(255).optional() }),
         body: z.strictObject({
           owner: ownerSchema,
           plan: z.string().min(1).max(64),
@@ -106,11 +111,17 @@ export function keyRoutes(app: App, ctx: ServerContext) {
           scopes: z.array(z.string().min(1).max(64)).max(32).optional(),
           expiresAt: z.iso.datetime({ offset: true }).optional(),
         }),
-        response: { 201: createdSchema, ...errors(400, 401, 403) },
+        response: { 201: createdSchema, ...errors(400, 401, 403, 409, 422, 503) },
       },
     },
     async (request, reply) => {
       const { owner, plan, name, scopes = [], expiresAt } = request.body;
+      const idempotent = idempotencyOf(ctx, request, "key.create");
+      if (idempotent && "status" in idempotent) return sendProblem(reply, idempotent);
+      if (idempotent) {
+        const replayed = await replay(ctx, idempotent, reply);
+        if (replayed) return replayed;
+      }
       if (!catalog.plans.has(plan)) {
         return sendProblem(
           reply,
@@ -121,34 +132,56 @@ export function keyRoutes(app: App, ctx: ServerContext) {
       }
       const id = randomId("key");
       const secret = newApiKeySecret();
-      await catalog.change(
-        {
-          actor: actorOf(request),
-          action: "key.create",
-          target: `key:${id}`,
-          detail: { owner, plan, name, scopes, expiresAt },
-        },
-        (trx) =>
-          trx
-            .insertInto("api_keys")
-            .values({
-              id,
-              name: name ?? null,
-              prefix: displayPrefix(secret),
-              secret_hash: sha256(secret),
-              owner,
-              plan,
-              scopes: JSON.stringify(scopes),
-              status: "active",
-              expires_at: expiresAt ? new Date(expiresAt) : null,
-              overrides: "[]",
-              created_at: new Date(),
-              revoked_at: null,
-            })
-            .execute(),
-      );
-      const key = catalog.keysById.get(id) as KeyRecord;
-      return reply.code(201).send({ ...view(ctx, key), secret });
+      const createdAt = new Date();
+      const created = {
+        id,
+        name: name ?? null,
+        prefix: displayPrefix(secret),
+        owner,
+        plan,
+        scopes,
+        status: "active" as const,
+        expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null,
+        overrides: [],
+        createdAt: createdAt.toISOString(),
+        secret,
+      };
+      if (expiresAt && new Date(expiresAt).getTime() <= ctx.clock.now())
+        (created as { status: string }).status = "expired";
+      try {
+        await catalog.change(
+          {
+            actor: actorOf(request),
+            action: "key.create",
+            target: `key:${id}`,
+            detail: { owner, plan, name, scopes, expiresAt },
+          },
+          async (trx) => {
+            await trx
+              .insertInto("api_keys")
+              .values({
+                id,
+                name: name ?? null,
+                prefix: created.prefix,
+                secret_hash: sha256(secret),
+                owner,
+                plan,
+                scopes: JSON.stringify(scopes),
+                status: "active",
+                expires_at: expiresAt ? new Date(expiresAt) : null,
+                overrides: "[]",
+                created_at: createdAt,
+                revoked_at: null,
+              })
+              .execute();
+            if (idempotent) await remember(trx, idempotent, 201, created);
+          },
+        );
+      } catch (error) {
+        if (!idempotent || !isDuplicateKey(error)) throw error;
+        return (await replay(ctx, idempotent, reply)) ?? sendProblem(reply, inProgress());
+      }
+      return reply.code(201).send(created);
     },
   );
 

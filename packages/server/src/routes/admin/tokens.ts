@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ServerContext } from "../../context.js";
+import { idempotencyOf, inProgress, isDuplicateKey, remember, replay } from "../../idempotency.js";
 import { problem, sendProblem } from "../../problem.js";
 import { errors, idParams } from "../../schemas.js";
 import { displayPrefix, newToken, randomId, sha256 } from "../../secrets.js";
@@ -53,39 +54,55 @@ export function tokenRoutes(app: App, ctx: ServerContext) {
       schema: {
         tags: ["admin"],
         summary: "Issue a token for a person or service; the token is in this response only",
+        description:
+          "Send an `Idempotency-Key` header (a UUID) to make retries safe: a retry with the same key and body " +
+          "answers the first result (with `Idempotent-Replayed: true`) instead of issuing a second token.",
         security,
+        headers: z.looseObject({ "idempotency-key": z.string().max(255).optional() }),
         body: z.strictObject({
           name: z.string().min(1).max(128),
           role: z.enum(["admin", "operator", "readonly", "service"]),
         }),
-        response: { 201: tokenSchema.extend({ token: z.string() }), ...errors(400, 401, 403) },
+        response: { 201: tokenSchema.extend({ token: z.string() }), ...errors(400, 401, 403, 409, 422, 503) },
       },
     },
     async (request, reply) => {
       const { name, role } = request.body;
+      const idempotent = idempotencyOf(ctx, request, "token.create");
+      if (idempotent && "status" in idempotent) return sendProblem(reply, idempotent);
+      if (idempotent) {
+        const replayed = await replay(ctx, idempotent, reply);
+        if (replayed) return replayed;
+      }
       const id = randomId("tok");
       const token = newToken(role);
       const createdAt = new Date();
-      await ctx.catalog.change(
-        { actor: actorOf(request), action: "token.create", target: `token:${id}`, detail: { name, role } },
-        (trx) =>
-          trx
-            .insertInto("admin_tokens")
-            .values({
-              id,
-              user_id: null,
-              name,
-              role,
-              prefix: displayPrefix(token),
-              token_hash: sha256(token),
-              created_at: createdAt,
-              revoked_at: null,
-            })
-            .execute(),
-      );
-      return reply
-        .code(201)
-        .send({ id, name, role, prefix: displayPrefix(token), createdAt: createdAt.toISOString(), token });
+      const created = { id, name, role, prefix: displayPrefix(token), createdAt: createdAt.toISOString(), token };
+      try {
+        await ctx.catalog.change(
+          { actor: actorOf(request), action: "token.create", target: `token:${id}`, detail: { name, role } },
+          async (trx) => {
+            await trx
+              .insertInto("admin_tokens")
+              .values({
+                id,
+                user_id: null,
+                name,
+                role,
+                prefix: displayPrefix(token),
+                token_hash: sha256(token),
+                created_at: createdAt,
+                revoked_at: null,
+              })
+              .execute();
+            if (idempotent) await remember(trx, idempotent, 201, created);
+          },
+        );
+      } catch (error) {
+        if (!idempotent || !isDuplicateKey(error)) throw error;
+        return (await replay(ctx, idempotent, reply)) ?? sendProblem(reply, inProgress());
+      }
+      return reply.code(201).send(created);
     },
   );
   app.delete(

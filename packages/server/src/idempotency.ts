@@ -1,0 +1,127 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import type { Database } from "@tollgate/db";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { type Kysely, sql } from "kysely";
+import type { ServerContext } from "./context.js";
+import { type Problem, problem } from "./problem.js";
+import { sha256 } from "./secrets.js";
+
+/** How long a create's first answer is kept for retries. */
+const KEEP_HOURS = 24;
+/** Printable ASCII, as the Idempotency-Key header draft expects of a client-made unique value. */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** A create sent with an Idempotency-Key: where its first answer is filed and how it is sealed. */
+export interface IdempotentCreate {
+  keyHash: string;
+  requestHash: string;
+  /** AES-256 key derived from the Idempotency-Key (never stored) and the server's secret. */
+  cipherKey: Buffer;
+}
+
+/**
+ * Reads the `Idempotency-Key` header of an admin create. Undefined without one; a 400 problem
+ * when it is malformed. The key is scoped to the caller and the operation.
+ */
+export function idempotencyOf(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  operation: string,
+): IdempotentCreate | Problem | undefined {
+  const header = request.headers["idempotency-key"];
+  if (header === undefined) return undefined;
+  if (typeof header !== "string" || !KEY_PATTERN.test(header)) {
+    return problem(400, "Idempotency-Key: must be 1-255 printable ASCII characters (a UUID is a good choice).", {
+      field: "Idempotency-Key",
+    });
+  }
+  const actor = (request as { principal?: { id: string } }).principal?.id ?? "unknown";
+  const scope = `${actor}\u0000${operation}\u0000${header}`;
+  return {
+    keyHash: sha256(scope),
+    requestHash: sha256(JSON.stringify(request.body ?? null)),
+    cipherKey: createHmac("sha256", ctx.decisionSecrets[0] as string)
+      .update(`idempotency\u0000${scope}`)
+      .digest(),
+  };
+}
+
+function seal(key: Buffer, body: unknown): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  const data = Buffer.concat([cipher.update(JSON.stringify(body), "utf8"), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), data]).toString("base64");
+}
+
+function open(key: Buffer, sealed: string): unknown {
+  const raw = Buffer.from(sealed, "base64");
+  const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8"));
+}
+
+/**
+ * Answers a retried create with its first answer (and `Idempotent-Replayed: true`), or a 422
+ * when the key was used with another body. Undefined when this key is new.
+ */
+export async function replay(
+  ctx: ServerContext,
+  created: IdempotentCreate,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  const row = await ctx.db.kysely
+    .selectFrom("idempotency_keys")
+    .select(["request_hash", "status", "body"])
+    .where("key_hash", "=", created.keyHash)
+    .where("created_at", ">", sql<Date>`now() - make_interval(hours => ${KEEP_HOURS})`)
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  if (row.request_hash !== created.requestHash) {
+    return reply
+      .code(422)
+      .type("application/problem+json")
+      .send(
+        problem(422, "Idempotency-Key: already used for a different request body. Use a new key for a new create.", {
+          field: "Idempotency-Key",
+        }),
+      );
+  }
+  return reply.code(row.status).header("idempotent-replayed", "true").send(open(created.cipherKey, row.body));
+}
+
+/** Files a create's answer in the create's own transaction: both are kept, or neither. */
+export async function remember(
+  trx: Kysely<Database>,
+  created: IdempotentCreate,
+  status: number,
+  body: unknown,
+): Promise<void> {
+  await trx
+    .deleteFrom("idempotency_keys")
+    .where("created_at", "<", sql<Date>`now() - make_interval(hours => ${KEEP_HOURS})`)
+    .execute();
+  await trx
+    .insertInto("idempotency_keys")
+    .values({
+      key_hash: created.keyHash,
+      request_hash: created.requestHash,
+      status,
+      body: seal(created.cipherKey, body),
+    })
+    .execute();
+}
+
+/** A concurrent create with the same key won the race (unique violation on the key). */
+export function isDuplicateKey(error: unknown): boolean {
+  const e = error as { code?: unknown; constraint?: unknown; message?: unknown } | null;
+  return (
+    e?.code === "23505" &&
+    (String(e.constraint ?? "").startsWith("idempotency_keys") || String(e.message ?? "").includes("idempotency_keys"))
+  );
+}
+
+/** The 409 for a create whose key another request is using right now. */
+export const inProgress = () =>
+  problem(409, "Idempotency-Key: a request with this key is in progress; retry shortly to get its answer.", {
+    field: "Idempotency-Key",
+  });
