@@ -144,7 +144,9 @@ describe.skipIf(missing(redisServerBinary, "redis-server"))("faults under load, 
     const events = logLines.map((line) => JSON.parse(line).event);
     expect(events.filter((e) => e === "store_degraded")).toHaveLength(1);
     expect(events.filter((e) => e === "store_recovered")).toHaveLength(1);
-    expect(logLines.length).toBeLessThanOrEqual(Math.ceil(OUTAGE_MS / 1_000) + 5);
+    // Plus the alert the store_degraded / store_recovered events raise (one line each), and one
+    // summary more when the outage straddles an interval boundary.
+    expect(logLines.length).toBeLessThanOrEqual(Math.ceil(OUTAGE_MS / 1_000) + 7);
     expect(logLines.some((line) => line.includes('"stack"'))).toBe(false);
     expect(unhandled).toEqual([]);
   }
