@@ -14,6 +14,9 @@ export interface PostgresServer {
   /** `postgres://postgres@127.0.0.1:PORT/postgres` */
   url: string;
   port: number;
+  /** Stops the server but keeps its data (an outage); `resume` starts it again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,21 +48,29 @@ export async function startPostgres(): Promise<PostgresServer> {
   if (process.getuid?.() === 0) execFileSync("chown", ["postgres:postgres", dir]);
   const data = join(dir, "data");
   run(initdbBinary, ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
-  run(pgCtlBinary, [
-    "-D",
-    data,
-    "-l",
-    join(dir, "log"),
-    "-w",
-    "-t",
-    "60",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
-    "start",
-  ]);
+  const start = () =>
+    run(pgCtlBinary as string, [
+      "-D",
+      data,
+      "-l",
+      join(dir, "log"),
+      "-w",
+      "-t",
+      "60",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      "start",
+    ]);
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    async pause() {
+      run(pgCtlBinary as string, ["-D", data, "-m", "fast", "-w", "stop"]);
+    },
+    async resume() {
+      start();
+    },
     async stop() {
       try {
         run(pgCtlBinary as string, ["-D", data, "-m", "fast", "-w", "stop"]);
