@@ -27,6 +27,7 @@ import { joinPath } from "./config/load.js";
 import type { ServerConfig } from "./config/schema.js";
 import type { ServerContext } from "./context.js";
 import { UnknownNameError } from "./decide.js";
+import { openLedger } from "./ledger.js";
 import { createLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { problem, sendProblem } from "./problem.js";
@@ -34,6 +35,7 @@ import { auditRoutes } from "./routes/admin/audit.js";
 import { counterRoutes } from "./routes/admin/counters.js";
 import { keyRoutes } from "./routes/admin/keys.js";
 import { planRoutes } from "./routes/admin/plans.js";
+import { reportRoutes } from "./routes/admin/reports.js";
 import { tokenRoutes } from "./routes/admin/tokens.js";
 import { adminUsageRoutes } from "./routes/admin/usage.js";
 import { checkRoutes } from "./routes/check.js";
@@ -157,10 +159,14 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   const rawStore = options.store ?? (await openStore(config, clock, log));
   let limiterRef: { breakerState: "closed" | "open" | "half-open" } | undefined;
   const metrics = new Metrics(() => limiterRef?.breakerState ?? "closed");
+  let catalogRef: Catalog | undefined;
+  const ledger = openLedger(config, db, () => catalogRef, metrics, log);
   const limiter = createLimiter({
     store: metrics.timeStore(rawStore),
     clock,
     timeoutMs: config.stores.timeoutMs,
+    usage: ledger.observer,
+    restoreTimeoutMs: config.ledger.restoreTimeoutMs,
     limits: [],
     hooks: {
       onDecision: (decision, input) => metrics.recordDecision(decision, input.category),
@@ -190,6 +196,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   const catalog = new Catalog(db, limiter, config.limits, (error) =>
     log.error({ err: error }, "catalog reload failed"),
   );
+  catalogRef = catalog;
   if (config.auth.adminToken) catalog.addStaticToken(config.auth.adminToken, "admin", "env-admin");
   if (config.auth.serviceToken) catalog.addStaticToken(config.auth.serviceToken, "service", "env-service");
   await catalog.reload();
@@ -203,6 +210,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     settleGuard,
     catalog,
     metrics,
+    ledger,
     throttle: new AuthThrottle(config.auth.failedAttempts.limit, config.auth.failedAttempts.window, clock),
     clock,
     decisionSecrets: [secret],
@@ -273,6 +281,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   tokenRoutes(app, ctx);
   counterRoutes(app, ctx);
   adminUsageRoutes(app, ctx);
+  reportRoutes(app, ctx);
   auditRoutes(app, ctx);
   await app.ready();
 
@@ -286,6 +295,10 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
       closed ??= (async () => {
         catalog.stopPolling();
         await app.close();
+        // Every decision has answered: write the usage still buffered before the database closes.
+        await ledger
+          .close()
+          .catch((error: unknown) => log.error({ err: error }, "usage ledger not fully written at shutdown"));
         await store.close?.();
         if (ownsDb) await db.close();
         log.flush?.();

@@ -3,6 +3,7 @@ import type { Db } from "@tollgate/db";
 import type { AuthThrottle } from "./auth.js";
 import type { Catalog } from "./catalog.js";
 import type { ServerConfig } from "./config/schema.js";
+import type { ServerLedger } from "./ledger.js";
 import type { Metrics } from "./metrics.js";
 
 /** Everything the routes share, built once at start by `createServer`. */
@@ -15,6 +16,8 @@ export interface ServerContext {
   settleGuard: Limiter;
   catalog: Catalog;
   metrics: Metrics;
+  /** The usage ledger: writer, restore source and reports. */
+  ledger: ServerLedger;
   throttle: AuthThrottle;
   clock: Clock;
   /** First secret signs; all verify (rotation). */
