@@ -294,7 +294,16 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     close() {
       closed ??= (async () => {
         catalog.stopPolling();
-        await app.close();
+        // Fastify closes the connections idle when closing starts; a keep-alive connection busy
+        // then would hold shutdown for its keep-alive timeout (72 s), past shutdownTimeout, and
+        // the ledger would not be flushed. Close each one as soon as its last answer is sent.
+        const sweeper = setInterval(() => app.server.closeIdleConnections?.(), 50);
+        sweeper.unref();
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweeper);
+        }
         // Every decision has answered: write the usage still buffered before the database closes.
         await ledger
           .close()

@@ -104,9 +104,9 @@ describe("tollgate serve (real CLI, child process)", () => {
     const service = token(first.output(), "service") as string;
     const key = await post(`${first.url}/v1/admin/keys`, admin, { owner: "org:newcomer", plan: "free" });
     for (let i = 0; i < 10; i++) {
-      expect((await post(`${first.url}/v1/check`, service, { subject: { apiKey: key.body.secret } })).body.allowed).toBe(
-        true,
-      );
+      expect(
+        (await post(`${first.url}/v1/check`, service, { subject: { apiKey: key.body.secret } })).body.allowed,
+      ).toBe(true);
     }
     expect(await first.stop()).toBe(0);
     const second = await serve(cwd);
