@@ -5,8 +5,6 @@ import type { Database } from "./schema.js";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
-/** Rows per INSERT statement: 9 parameters a row stays well under Postgres' 65,535. */
-const ROWS_PER_STATEMENT = 2_000;
 
 export interface LedgerOptions {
   /** How often buffered usage is written (ms). Also the most a crash can lose. Default 1000. */
@@ -128,13 +126,40 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
     lastReported: 0,
   };
   let lastRetention = 0;
-  // Flushes and ledger reads take turns: a restore reads SQL plus the buffer with no batch moving
-  // from one to the other in between.
-  let turn: Promise<unknown> = Promise.resolve();
-  function exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = turn.then(task, task);
-    turn = run.catch(() => {});
-    return run;
+  // A restore reads SQL plus the buffer: no batch may move from one to the other meanwhile. Reads
+  // run side by side (a flushed Redis sends many at once); a write waits for the reads in progress
+  // and holds new ones until it is done.
+  let writing: Promise<void> | undefined;
+  let reads = 0;
+  let readsDone: (() => void) | undefined;
+  async function shared<T>(task: () => Promise<T>): Promise<T> {
+    while (writing !== undefined) await writing;
+    reads++;
+    try {
+      return await task();
+    } finally {
+      reads--;
+      if (reads === 0) readsDone?.();
+    }
+  }
+  async function exclusive<T>(task: () => Promise<T>): Promise<T> {
+    while (writing !== undefined) await writing;
+    let release = () => {};
+    writing = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      if (reads > 0) {
+        await new Promise<void>((resolve) => {
+          readsDone = resolve;
+        });
+      }
+      readsDone = undefined;
+      return await task();
+    } finally {
+      writing = undefined;
+      release();
+    }
   }
 
   function snapshot(): LedgerStats {
@@ -242,56 +267,33 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
         .returning("id")
         .executeTakeFirst();
       if (claimed === undefined) return; // applied by an attempt whose answer was lost
-      for (let i = 0; i < batch.deltas.length; i += ROWS_PER_STATEMENT) {
-        const chunk = batch.deltas.slice(i, i + ROWS_PER_STATEMENT);
-        await trx
-          .insertInto("usage_hourly")
-          .values(
-            chunk.map((d) => ({
-              subject: d.subject,
-              counter: d.counter,
-              bucket: new Date(d.bucket),
-              category: d.category,
-              plan: d.plan,
-              limit_name: d.limitName,
-              unit: d.unit,
-              quantity: d.quantity,
-            })),
-          )
-          .onConflict((oc) =>
-            oc.columns(["subject", "counter", "bucket", "category", "plan"]).doUpdateSet({
-              quantity: sql`usage_hourly.quantity + excluded.quantity`,
-              updated_at: sql`now()`,
-            }),
-          )
-          .execute();
-      }
-      const periods = periodRows(batch.deltas);
-      for (let i = 0; i < periods.length; i += ROWS_PER_STATEMENT) {
-        const chunk = periods.slice(i, i + ROWS_PER_STATEMENT);
-        await trx
-          .insertInto("usage_periods")
-          .values(
-            chunk.map(({ delta: d, quantity }) => ({
-              counter: d.counter,
-              period_start: new Date(d.periodStart),
-              subject: d.subject,
-              period_end: new Date(d.periodEnd),
-              limit_name: d.limitName,
-              unit: d.unit,
-              plan: d.plan,
-              quantity,
-            })),
-          )
-          .onConflict((oc) =>
-            oc.columns(["counter", "period_start", "subject"]).doUpdateSet({
-              quantity: sql`usage_periods.quantity + excluded.quantity`,
-              plan: sql`case when excluded.plan = '' then usage_periods.plan else excluded.plan end`,
-              updated_at: sql`now()`,
-            }),
-          )
-          .execute();
-      }
+      // One statement per table whatever the batch size: columns travel as arrays (unnest), so
+      // Postgres parses 8 parameters instead of 8 per row.
+      const d = batch.deltas;
+      await sql`
+        insert into usage_hourly (subject, counter, bucket, category, plan, limit_name, unit, quantity)
+        select s, c, to_timestamp(b::double precision / 1000), g, p, l, u, q
+        from unnest(
+          ${d.map((x) => x.subject)}::text[], ${d.map((x) => x.counter)}::text[], ${d.map((x) => x.bucket)}::bigint[],
+          ${d.map((x) => x.category)}::text[], ${d.map((x) => x.plan)}::text[], ${d.map((x) => x.limitName)}::text[],
+          ${d.map((x) => x.unit)}::text[], ${d.map((x) => x.quantity)}::bigint[]
+        ) as t(s, c, b, g, p, l, u, q)
+        on conflict (subject, counter, bucket, category, plan)
+        do update set quantity = usage_hourly.quantity + excluded.quantity, updated_at = now()`.execute(trx);
+      const periods = periodRows(d);
+      await sql`
+        insert into usage_periods (counter, period_start, subject, period_end, limit_name, unit, plan, quantity)
+        select c, to_timestamp(ps::double precision / 1000), s, to_timestamp(pe::double precision / 1000), l, u, p, q
+        from unnest(
+          ${periods.map((x) => x.delta.counter)}::text[], ${periods.map((x) => x.delta.periodStart)}::bigint[],
+          ${periods.map((x) => x.delta.subject)}::text[], ${periods.map((x) => x.delta.periodEnd)}::bigint[],
+          ${periods.map((x) => x.delta.limitName)}::text[], ${periods.map((x) => x.delta.unit)}::text[],
+          ${periods.map((x) => x.delta.plan)}::text[], ${periods.map((x) => x.quantity)}::bigint[]
+        ) as t(c, ps, s, pe, l, u, p, q)
+        on conflict (counter, period_start, subject)
+        do update set quantity = usage_periods.quantity + excluded.quantity,
+          plan = case when excluded.plan = '' then usage_periods.plan else excluded.plan end,
+          updated_at = now()`.execute(trx);
     });
   }
 
@@ -385,7 +387,7 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
   return {
     record,
     async usedBetween(counter, subject, from, to) {
-      return exclusive(async () => {
+      return shared(async () => {
         const row = await kysely
           .selectFrom("usage_periods")
           .select((eb) => eb.fn.sum<string>("quantity").as("used"))
