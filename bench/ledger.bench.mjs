@@ -176,7 +176,10 @@ const randomKey = () => `key:k${1 + Math.floor(Math.random() * SEED_KEYS)}`;
 const queries = [
   ["history, one key, 30 days daily", () => reports.history(randomKey(), "day", lastEnd - 30 * 86_400_000, lastEnd)],
   ["history, one key, a year daily", () => reports.history(randomKey(), "day", year, lastEnd)],
-  ["history, one key, 48 h hourly", () => reports.history(randomKey(), "hour", last + 86_400_000, last + 3 * 86_400_000)],
+  [
+    "history, one key, 48 h hourly",
+    () => reports.history(randomKey(), "hour", last + 86_400_000, last + 3 * 86_400_000),
+  ],
   ["top 20 of a month", () => reports.top("month", last, lastEnd, 20)],
   [
     "near-limit >= 0.8 (first 100)",
@@ -205,9 +208,10 @@ const queryRows = queries.map(([name]) => [
 ]);
 
 const loadAfter = loadavg()[0];
-const memCost = ((1 - best["memory store, ledger on (PGlite, in process)"] / best["memory store, ledger off"]) * 100).toFixed(
-  1,
-);
+const memCost = (
+  (1 - best["memory store, ledger on (PGlite, in process)"] / best["memory store, ledger off"]) *
+  100
+).toFixed(1);
 const redisCost = ((1 - best["Redis store, ledger on (Postgres)"] / best["Redis store, ledger off"]) * 100).toFixed(1);
 const markdown = `## Usage ledger (\`npm run bench -- ledger\`)
 
