@@ -394,6 +394,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return decision;
   }
 
+  /** The insurance store decides an outage on its own: it never waits for the ledger. */
+  function withoutRestore(prepared: Prepared): Prepared {
+    return prepared.restore === true ? { ...prepared, restore: false } : prepared;
+  }
+
   function fromFallback(prepared: Prepared, result: DecideResult): Decision {
     const decision = toDecision(prepared, result, "fallback");
     decision.degraded = true;
@@ -404,7 +409,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     hooks.onStoreError?.(error, operation);
     if (fallback) {
       try {
-        return fromFallback(prepared, await fallback.decide(prepared));
+        return fromFallback(prepared, await fallback.decide(withoutRestore(prepared)));
       } catch (fallbackError) {
         hooks.onStoreError?.(fallbackError, `fallback ${operation}`);
       }
@@ -416,7 +421,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     hooks.onStoreError?.(error, "decide");
     if (fallback?.synchronous) {
       try {
-        return fromFallback(prepared, fallback.decide(prepared) as DecideResult);
+        return fromFallback(prepared, fallback.decide(withoutRestore(prepared)) as DecideResult);
       } catch (fallbackError) {
         hooks.onStoreError?.(fallbackError, "fallback decide");
       }

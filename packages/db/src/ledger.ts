@@ -58,11 +58,15 @@ interface Delta {
   category: string;
   plan: string;
   bucket: number;
+  /** First instant after the bucket (the next hour, or the period's end). */
+  bucketEnd: number;
   periodStart: number;
   periodEnd: number;
   quantity: number;
   /** When the first of its usage was recorded (backlog age). */
   since: number;
+  /** Moved into a batch: no longer aggregates. */
+  taken: boolean;
 }
 
 interface Batch {
@@ -185,8 +189,30 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
     return result;
   }
 
+  // The row each (counter, subject id) last added to: a busy subject usually adds to it again, found
+  // with two lookups on strings we are handed instead of building the row's key.
+  let recent = new Map<string, Map<string, Delta>>();
+
   function record(ref: CounterRef, quantity: number, at: number, plan?: string, category?: string) {
     if (quantity === 0 || !Number.isFinite(quantity)) return;
+    let byId = recent.get(ref.counter);
+    const last = byId?.get(ref.id);
+    if (
+      last !== undefined &&
+      !last.taken &&
+      at >= last.bucket &&
+      at < last.bucketEnd &&
+      last.category === (category ?? "") &&
+      last.plan === (plan ?? "")
+    ) {
+      last.quantity += quantity;
+      bufferQuantity += quantity;
+      return;
+    }
+    if (byId === undefined) {
+      byId = new Map();
+      recent.set(ref.counter, byId);
+    }
     const { limit } = ref;
     const subject = `${limit.per}:${ref.id}`;
     const period = periodOf(limit, at);
@@ -194,10 +220,11 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
     // A period starting inside the hour splits it, so a period's rows sum exactly to its usage.
     const bucket = Math.max(period.start, hour);
     const key = `${ref.counter}\u0000${subject}\u0000${bucket}\u0000${category ?? ""}\u0000${plan ?? ""}`;
-    const delta = buffer.get(key);
-    if (delta !== undefined) {
-      delta.quantity += quantity;
+    const found = buffer.get(key);
+    if (found !== undefined) {
+      found.quantity += quantity;
       bufferQuantity += quantity;
+      byId.set(ref.id, found);
       return;
     }
     if (buffer.size + (retrying?.deltas.length ?? 0) >= maxPending) {
@@ -207,7 +234,7 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
       return;
     }
     bufferQuantity += quantity;
-    buffer.set(key, {
+    const delta: Delta = {
       subject,
       counter: ref.counter,
       limitName: limit.name,
@@ -215,23 +242,32 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
       category: category ?? "",
       plan: plan ?? "",
       bucket,
+      bucketEnd: Math.min(hour + HOUR_MS, period.end),
       periodStart: period.start,
       periodEnd: period.end,
       quantity,
       since: Date.now(),
-    });
+      taken: false,
+    };
+    buffer.set(key, delta);
+    byId.set(ref.id, delta);
   }
 
   /** Moves up to `maxBatch` rows from the buffer into a new batch. */
   function takeBatch(): Batch {
     const deltas: Delta[] = [];
     if (buffer.size <= maxBatch) {
-      deltas.push(...buffer.values());
+      for (const delta of buffer.values()) {
+        delta.taken = true;
+        deltas.push(delta);
+      }
       buffer = new Map();
+      recent = new Map();
       bufferQuantity = 0;
     } else {
       for (const [key, delta] of buffer) {
         if (deltas.length >= maxBatch) break;
+        delta.taken = true;
         deltas.push(delta);
         buffer.delete(key);
         bufferQuantity -= delta.quantity;

@@ -116,8 +116,31 @@ export class LedgerReports {
     }));
   }
 
-  /** The `n` subjects that used `limit` most in counter periods starting in [from, to). */
-  async top(limit: string, from: number, to: number, n: number): Promise<TopEntry[]> {
+  /**
+   * The `n` subjects that used `limit` most in counter periods starting in [from, to). When the
+   * range is exactly one period of the limit (a monthly quota's month, in its zone; a UTC month
+   * for other limits), `onePeriod` reads the top rows straight off the (limit_name,
+   * period_start, quantity) index instead of summing every subject's periods.
+   */
+  async top(limit: string, from: number, to: number, n: number, onePeriod = false): Promise<TopEntry[]> {
+    if (onePeriod) {
+      const rows = await this.kysely
+        .selectFrom("usage_periods")
+        .select(["subject", "unit", "plan", "quantity"])
+        .where("limit_name", "=", limit)
+        .where("period_start", "=", new Date(from))
+        .orderBy("quantity", "desc")
+        .orderBy("subject")
+        .limit(n)
+        .execute();
+      return rows.map((row) => ({
+        subject: row.subject,
+        limit,
+        unit: row.unit,
+        plan: row.plan,
+        used: Number(row.quantity),
+      }));
+    }
     const rows = await this.kysely
       .selectFrom("usage_periods")
       .select([
@@ -169,7 +192,11 @@ export class LedgerReports {
     return found.sort((a, b) => b.used - a.used).slice(0, max);
   }
 
-  /** Usage per plan, limit and unit for counter periods starting in [from, to) and in the range before it. */
+  /**
+   * Usage per plan, limit and unit for counter periods whose middle falls in [from, to), and in
+   * the range before it: a monthly quota in Europe/Paris starts an hour before the UTC month but
+   * belongs to it.
+   */
   async summary(from: number, to: number, previousFrom: number): Promise<SummaryEntry[]> {
     const totals = (start: number, end: number) =>
       this.kysely
@@ -181,8 +208,10 @@ export class LedgerReports {
           (eb) => eb.fn.sum<string>("quantity").as("used"),
           (eb) => eb.fn.count<string>("subject").distinct().as("subjects"),
         ])
-        .where("period_start", ">=", new Date(start))
+        .where("period_end", ">", new Date(start))
         .where("period_start", "<", new Date(end))
+        .where(sql<Date>`period_start + (period_end - period_start) / 2`, ">=", new Date(start))
+        .where(sql<Date>`period_start + (period_end - period_start) / 2`, "<", new Date(end))
         .groupBy(["plan", "limit_name", "unit"])
         .execute();
     const [current, previous] = await Promise.all([totals(from, to), totals(previousFrom, from)]);

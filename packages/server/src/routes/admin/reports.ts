@@ -193,7 +193,12 @@ export function reportRoutes(app: App, ctx: ServerContext) {
       }
       const timeZone = request.query.timeZone ?? (limit?.algorithm === "quota" ? limit.timeZone : "UTC");
       const range = monthRange(period, timeZone, ctx.clock.now());
-      const subjects = limit ? await reports.top(limit.name, range.from, range.to, n) : [];
+      // One period per subject in the month: a monthly quota read in its own zone, or any other
+      // limit (recorded per UTC month) read in UTC.
+      const onePeriod =
+        limit !== undefined &&
+        (limit.algorithm === "quota" ? limit.period === "month" && timeZone === limit.timeZone : timeZone === "UTC");
+      const subjects = limit ? await reports.top(limit.name, range.from, range.to, n, onePeriod) : [];
       return {
         period: range.label,
         limit: limit?.name ?? null,
