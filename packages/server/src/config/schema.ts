@@ -1,3 +1,4 @@
+import { parseDuration } from "@tollgate/core";
 import { z } from "zod";
 
 /** A duration as people write it (`500ms`, `2s`, `1m`) or milliseconds. */
@@ -77,7 +78,16 @@ export const configSchema = z.strictObject({
       /** Record usage durably and restore calendar quotas from it. Off: nothing is written; quotas restart with the counter store. */
       enabled: z.boolean().default(true),
       /** How often buffered usage is written to SQL; also the most a crash can lose. */
-      flushInterval: duration.default("1s"),
+      flushInterval: duration
+        .refine((value) => {
+          try {
+            const ms = typeof value === "number" ? value : parseDuration(value);
+            return ms >= 50 && ms <= 3_600_000;
+          } catch {
+            return false; // 0ms: parseDuration refuses it
+          }
+        }, "between 50ms and 1h")
+        .default("1s"),
       /** Aggregated usage rows held in memory at most while SQL is down (then new rows are dropped and counted). */
       maxPending: z.number().int().min(100).max(10_000_000).default(200_000),
       /** Days of usage kept (hourly rows and periods); older rows are deleted hourly. */
