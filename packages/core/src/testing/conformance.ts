@@ -187,6 +187,17 @@ export function describeStoreConformance(target: ConformanceTarget): void {
         });
       });
 
+      it("a reset quota starts afresh instead of being rebuilt from the ledger", async () => {
+        const clock = manualClock(start);
+        await withStore(target, clock, async (store) => {
+          if (!store.seed) return;
+          const limiter = ledgerLimiter(store, clock, [month], fixedLedger(990));
+          expect((await limiter.check({ subject: { key: "r" } })).limits[0]?.used).toBe(991);
+          await limiter.reset({ key: "r" });
+          expect((await limiter.peek({ subject: { key: "r" } })).limits[0]?.used).toBe(0);
+        });
+      });
+
       it("a ledger that cannot answer degrades the decision and the quota goes on from the store", async () => {
         const clock = manualClock(start);
         await withStore(target, clock, async (store) => {
