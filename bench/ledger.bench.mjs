@@ -243,6 +243,8 @@ ${table(["contender", "subjects", "decisions/s", "cost of the ledger", "first de
 - With 10,000 subjects nearly every decision adds a row to write (one per limit): the ledger costs
   ${costOf("memory store, ledger on (PGlite, in process)", KEYS)} (PGlite) and ${costOf("Redis store, ledger on (Postgres)", KEYS)} (Postgres): the database's write throughput (below) is then the
   bound, and PGlite writes in the server's own thread. Recording alone costs ${costOf("memory store, ledger recording only (no flush while timed)", KEYS)}.
+- These limiters share one process, whose inline caches then favour whichever ran first: the decision path's own
+  cost, each variant in its own process, is in the next section ("Usage ledger on the decision path").
 
 Write throughput: ${WRITE_ROWS.toLocaleString("en")} distinct aggregated rows (subject x counter x hour) in one flush (one transaction, both
 tables), then the same rows again (each an upsert that adds).
