@@ -41,7 +41,8 @@ const variants = [
 ];
 const best = {};
 const loadBefore = loadavg()[0];
-for (let round = 0; round < 4; round++) {
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+for (let round = 0; round < ROUNDS; round++) {
   for (const [, variant] of variants) {
     const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--variant", variant], {
       encoding: "utf8",
@@ -61,7 +62,7 @@ const markdown = `## Usage ledger on the decision path (\`npm run bench -- ledge
 
 ${machine()}; load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (the machine is shared).
 \`checkSync\` on the memory store, two limits (a fixed window and a monthly quota), 100 subjects, ${N.toLocaleString("en")} decisions per
-round, best of 5 rounds per process and of 4 interleaved processes per variant (each variant alone in its process).
+round, best of 5 rounds per process and of ${ROUNDS} interleaved processes per variant (each variant alone in its process).
 
 ${table(["usage observer", "us per decision", "added us", "added"], rows)}
 
