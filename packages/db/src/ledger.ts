@@ -129,7 +129,9 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
     lastError: undefined as string | undefined,
     lastReported: 0,
   };
-  let lastRetention = 0;
+  // First sweep an hour after start: none of its deletes compete with a server's first requests
+  // (PGlite runs in the server's own thread).
+  let lastRetention = now();
   // A restore reads SQL plus the buffer: no batch may move from one to the other meanwhile. Reads
   // run side by side (a flushed Redis sends many at once); a write waits for the reads in progress
   // and holds new ones until it is done.

@@ -204,7 +204,7 @@ describe("usage ledger on PGlite (embedded default)", () => {
     } finally {
       await local.close();
     }
-  });
+  }, 180_000); // 15 scenarios on PGlite: slow on a busy 2-core machine
 });
 
 describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))("usage ledger on Postgres", () => {
