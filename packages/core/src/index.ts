@@ -77,7 +77,9 @@ export type {
   DecideResult,
   Outcome,
   ReleaseItem,
+  SeedItem,
   Store,
 } from "./store.js";
 export type { HealthEvent, HealthListener, PartitionHealth, StoreHealth } from "./store-guard.js";
 export { GLOBAL_ID, MAX_ID_LENGTH, SUBJECT_FIELDS, type Subject, subjectId, validateSubject } from "./subject.js";
+export { noopUsageObserver, type UsageObserver } from "./usage.js";

@@ -5,10 +5,11 @@ import type { ChargeReceipt, Decision, DecisionReason, LimitStatus, MissingSubje
 import { ConfigError, InputError, TollgateError } from "./errors.js";
 import { type Limit, MAX_AMOUNT } from "./limit.js";
 import { memoryStore } from "./memory-store.js";
-import type { BreakerOptions, BreakerState } from "./resilience.js";
-import type { CounterRef, DecideItem, DecideRequest, DecideResult, Store } from "./store.js";
+import { type BreakerOptions, type BreakerState, withTimeout } from "./resilience.js";
+import type { CounterRef, DecideItem, DecideRequest, DecideResult, SeedItem, Store } from "./store.js";
 import { type HealthEvent, type HealthListener, StoreGuard, type StoreHealth } from "./store-guard.js";
 import { type Subject, subjectId, validateSubject } from "./subject.js";
+import { noopUsageObserver, type UsageObserver } from "./usage.js";
 
 /** One request to decide. */
 export interface CheckInput {
@@ -78,6 +79,15 @@ export interface LimiterOptions extends LimitsConfig {
   /** Plan for a subject when the request names none. Default: `signed-in` for a user, `anonymous` otherwise, when those plans exist. */
   planFor?: (subject: Subject) => string | undefined;
   hooks?: LimiterHooks;
+  /**
+   * Receives every charge, settle and refund (the usage ledger of `@tollgate/db`). When it can
+   * also read usage back (`usedBetween`) and the store can `seed`, a quota counter the store lost
+   * is rebuilt from it before that subject's next decision in the period (`check`, `peek`; not
+   * `checkSync`, which cannot wait for SQL). Default: records nothing.
+   */
+  usage?: UsageObserver;
+  /** Longest wait for the ledger when rebuilding a quota (then it restarts from what the store has; the decision is `degraded`). Default 2000 ms. */
+  restoreTimeoutMs?: number;
 }
 
 /** Settling or refunding never throws: it answers whether the store took it. */
@@ -240,6 +250,10 @@ export function createLimiter(options: LimiterOptions): Limiter {
     }
     return local;
   };
+  const usage = options.usage ?? noopUsageObserver;
+  const recording = usage !== noopUsageObserver;
+  const restoring = usage.usedBetween !== undefined && store.seed !== undefined;
+  const restoreTimeoutMs = options.restoreTimeoutMs ?? 2000;
   let config = compileConfig(options);
   let planFor = options.planFor ?? defaultPlanFor(config);
   // plan -> category -> applicable limits; "" stands for none. Nested maps avoid building a key per decision.
@@ -304,6 +318,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const items: DecideItem[] = [];
     let missing: MissingSubject[] | undefined;
     let skipped: MissingSubject[] | undefined;
+    let quotas = false;
     const applicableLimits = limitsFor(plan, category);
     for (let i = 0; i < applicableLimits.length; i++) {
       const { limit, counter } = applicableLimits[i] as CompiledLimit;
@@ -321,9 +336,20 @@ export function createLimiter(options: LimiterOptions): Limiter {
       const itemCost = limit.unit === "tokens" ? cost : cost > 0 ? 1 : 0;
       const item: DecideItem = { counter, id, limit, cost: itemCost };
       if (limit.algorithm === "concurrency" && itemCost > 0) item.leaseId = newLeaseId();
+      else if (limit.algorithm === "quota") quotas = true;
       items.push(item);
     }
-    return { items, charge: input.dryRun !== true && cost > 0, cost, plan, category, missing, skipped };
+    const prepared: Prepared = {
+      items,
+      charge: input.dryRun !== true && cost > 0,
+      cost,
+      plan,
+      category,
+      missing,
+      skipped,
+    };
+    if (quotas && restoring) prepared.restore = true;
+    return prepared;
   }
 
   /**
@@ -465,6 +491,11 @@ export function createLimiter(options: LimiterOptions): Limiter {
     return { ...prepared, items };
   }
 
+  /** The insurance store decides an outage on its own: it never waits for the ledger. */
+  function withoutRestore(prepared: Prepared): Prepared {
+    return prepared.restore === true ? { ...prepared, restore: false } : prepared;
+  }
+
   function fromFallback(prepared: Prepared, result: DecideResult): Decision {
     const decision = toDecision(prepared, result, "fallback");
     decision.degraded = true;
@@ -476,7 +507,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const local = localRequest(prepared);
     if (local) {
       try {
-        return fromFallback(local, await fallbackOf().decide(local));
+        return fromFallback(local, await fallbackOf().decide(withoutRestore(local)));
       } catch (fallbackError) {
         hooks.onStoreError?.(fallbackError, `fallback ${operation}`);
       }
@@ -490,7 +521,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     const target = local ? fallbackOf() : undefined;
     if (local && target?.synchronous) {
       try {
-        return fromFallback(local, target.decide(local) as DecideResult);
+        return fromFallback(local, target.decide(withoutRestore(local)) as DecideResult);
       } catch (fallbackError) {
         hooks.onStoreError?.(fallbackError, "fallback decide");
       }
@@ -515,7 +546,86 @@ export function createLimiter(options: LimiterOptions): Limiter {
   }
 
   function finish(decision: Decision, input: CheckInput): Decision {
+    if (recording && decision.receipt !== undefined) recordCharge(decision.receipt, decision);
     hooks.onDecision?.(decision, input);
+    return decision;
+  }
+
+  /** Every counter a decision charged becomes usage (leases are not usage). */
+  function recordCharge(receipt: ChargeReceipt, decision: Decision) {
+    const { items, at } = receipt;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as DecideItem;
+      if (item.cost > 0 && item.limit.algorithm !== "concurrency") {
+        usage.record(item, item.cost, at, decision.plan, decision.category);
+      }
+    }
+  }
+
+  /**
+   * Reads each quota counter's usage in the current period from the ledger and seeds the store
+   * with it (seed if absent: a counter another caller seeded or charged meanwhile is kept).
+   */
+  async function seedFromLedger(prepared: Prepared, now: number) {
+    const seeds: SeedItem[] = [];
+    const reads: (number | Promise<number>)[] = [];
+    for (const item of prepared.items) {
+      const { limit } = item;
+      if (limit.algorithm !== "quota") continue;
+      const { start, end } = periodBounds(now, limit.period ?? "month", limit.timeZone);
+      seeds.push({ counter: item.counter, id: item.id, limit, start, count: 0 });
+      reads.push(
+        withTimeout(
+          (usage.usedBetween as NonNullable<UsageObserver["usedBetween"]>)(
+            item.counter,
+            `${limit.per}:${item.id}`,
+            start,
+            end,
+          ),
+          restoreTimeoutMs,
+          "usage ledger read",
+        ),
+      );
+    }
+    const counts = await Promise.all(reads);
+    for (let i = 0; i < seeds.length; i++) (seeds[i] as SeedItem).count = Math.max(0, counts[i] as number);
+    await guarded("seed", store.seed as NonNullable<Store["seed"]>, seeds, seeds);
+  }
+
+  /**
+   * The store lost a quota counter of this decision: rebuild it from the ledger, then decide. A
+   * few rounds cover a counter that vanished again in between; a ledger that cannot answer leaves
+   * the store as it is (the decision is marked degraded and the quota restarts from there).
+   */
+  async function restoreThenDecide(prepared: Prepared, now: number): Promise<Decision> {
+    let ledgerFailed = false;
+    let storeTime = now;
+    for (let round = 0; round < 3 && !ledgerFailed; round++) {
+      try {
+        await seedFromLedger(prepared, storeTime);
+      } catch (error) {
+        hooks.onStoreError?.(error, "restore");
+        ledgerFailed = true;
+        break;
+      }
+      let result: DecideResult;
+      try {
+        result = await guarded("decide", store.decide, prepared, prepared.items);
+      } catch (error) {
+        return degrade(prepared, error, "decide");
+      }
+      if (result.missing !== true) return toDecision(prepared, result, "primary");
+      storeTime = result.now;
+    }
+    const plain: Prepared = { ...prepared, restore: false };
+    let result: DecideResult;
+    try {
+      result = await guarded("decide", store.decide, plain, plain.items);
+    } catch (error) {
+      return degrade(prepared, error, "decide");
+    }
+    const decision = toDecision(prepared, result, "primary");
+    if (ledgerFailed) decision.degraded = true;
     return decision;
   }
 
@@ -540,9 +650,15 @@ export function createLimiter(options: LimiterOptions): Limiter {
     }
     if (answer instanceof Promise) {
       return answer.then(
-        (result) => finish(toDecision(prepared, result, "primary"), input),
+        (result) =>
+          result.missing === true
+            ? restoreThenDecide(prepared, result.now).then((decision) => finish(decision, input))
+            : finish(toDecision(prepared, result, "primary"), input),
         (error: unknown) => degrade(prepared, error, "decide").then((decision) => finish(decision, input)),
       );
+    }
+    if (answer.missing === true) {
+      return restoreThenDecide(prepared, answer.now).then((decision) => finish(decision, input));
     }
     return Promise.resolve(finish(toDecision(prepared, answer, "primary"), input));
   }
@@ -552,6 +668,8 @@ export function createLimiter(options: LimiterOptions): Limiter {
       throw new TollgateError(`checkSync needs a synchronous store; "${store.name}" is not: use check()`);
     }
     const prepared = prepare(input);
+    // No await here: quotas are decided on what the store has (restoring needs the ledger: check()).
+    prepared.restore = false;
     const early = withoutStore(prepared);
     if (early !== undefined) return finish(early, input);
     let answer: DecideResult | Promise<DecideResult>;
@@ -608,9 +726,23 @@ export function createLimiter(options: LimiterOptions): Limiter {
         delta: -item.cost,
         chargedAt: receipt?.at ?? 0,
       }));
+    if (recording && receipt !== undefined && firstRecord(receipt)) {
+      for (const item of items) usage.record(item, item.delta, item.chargedAt, decision.plan, decision.category);
+    }
     const refunded = await adjustWith(receipt, items);
     const released = await releaseLeases(receipt);
     return refunded.applied ? released : refunded;
+  }
+
+  /**
+   * A settle or refund reaches the ledger once per charge: a call retried after the store failed
+   * (the claim of `once` is given back then) must not record the same usage again.
+   */
+  const recordedAdjustments = new WeakSet<ChargeReceipt>();
+  function firstRecord(receipt: ChargeReceipt): boolean {
+    if (recordedAdjustments.has(receipt)) return false;
+    recordedAdjustments.add(receipt);
+    return true;
   }
 
   /**
@@ -643,6 +775,13 @@ export function createLimiter(options: LimiterOptions): Limiter {
         const items = receipt.items
           .filter((item) => item.limit.unit === "tokens")
           .map((item) => ({ counter: item.counter, id: item.id, limit: item.limit, delta, chargedAt: receipt.at }));
+        // The ledger keeps what was really used, whether or not the counter store took the adjustment.
+        if (recording && firstRecord(receipt)) {
+          const at = delta > 0 ? clock.now() : receipt.at;
+          for (const item of items) {
+            if (item.limit.algorithm !== "concurrency") usage.record(item, delta, at, decision.plan, decision.category);
+          }
+        }
         return adjustWith(receipt, items);
       });
     },
@@ -661,6 +800,18 @@ export function createLimiter(options: LimiterOptions): Limiter {
         refs.push({ counter, id, limit });
       }
       if (refs.length > 0) await guarded("reset", store.reset, refs, refs);
+      // A reset quota starts the period afresh: seed it at 0 so the next decision does not rebuild it from the ledger.
+      if (restoring) {
+        const now = clock.now();
+        const seeds = refs
+          .filter((ref) => ref.limit.algorithm === "quota")
+          .map((ref) => ({
+            ...ref,
+            start: periodBounds(now, ref.limit.period ?? "month", ref.limit.timeZone).start,
+            count: 0,
+          }));
+        if (seeds.length > 0) await guarded("seed", store.seed as NonNullable<Store["seed"]>, seeds, seeds);
+      }
     },
     update(next) {
       const compiled = compileConfig(next);

@@ -1,8 +1,9 @@
 import { algorithms, type CounterState } from "./algorithms/index.js";
+import { periodBounds } from "./calendar.js";
 import { ClaimTable } from "./claims.js";
 import { type Clock, systemClock } from "./clock.js";
 import { evaluateDecision } from "./evaluate.js";
-import type { AdjustItem, CounterRef, DecideRequest, DecideResult, ReleaseItem, Store } from "./store.js";
+import type { AdjustItem, CounterRef, DecideRequest, DecideResult, ReleaseItem, SeedItem, Store } from "./store.js";
 
 export interface MemoryStoreOptions {
   /** Time source; inject a manual clock in tests. */
@@ -147,6 +148,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return result;
   }
 
+  /** With `restore`: is a quota counter of this request absent (to be rebuilt from the ledger)? */
+  function quotaMissing(request: DecideRequest, now: number): boolean {
+    for (const item of request.items) {
+      if (item.limit.algorithm === "quota" && read(item, now) === undefined) return true;
+    }
+    return false;
+  }
+
   return {
     name: "memory",
     synchronous: true,
@@ -155,6 +164,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
     decide(request: DecideRequest): DecideResult {
       const now = clock.now();
+      if (request.restore === true && quotaMissing(request, now))
+        return { now, charged: false, outcomes: [], missing: true };
       if (request.items.length === 1) return decideOne(request.items[0] as CounterRef, request, now);
       const { items } = request;
       const count = items.length;
@@ -195,6 +206,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const now = clock.now();
       for (const item of items) {
         write(item, algorithms[item.limit.algorithm].release(read(item, now), item.leaseId, now), now);
+      }
+    },
+    seed(items: readonly SeedItem[]) {
+      // Synchronous, so two callers seeding the same counter cannot interleave: the first wins.
+      const now = clock.now();
+      for (const item of items) {
+        if (item.limit.algorithm !== "quota" || read(item, now) !== undefined) continue;
+        const { start } = periodBounds(now, item.limit.period ?? "month", item.limit.timeZone);
+        if (start === item.start) write(item, { start, count: item.count }, now);
       }
     },
     reset(items: readonly CounterRef[]) {

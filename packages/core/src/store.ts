@@ -23,6 +23,12 @@ export interface DecideRequest {
   items: readonly DecideItem[];
   /** false evaluates without changing anything (peek, dry run). */
   charge: boolean;
+  /**
+   * Quota counters are restored from the usage ledger: when any quota item has no live state
+   * for the current period, change nothing and answer `missing` (the limiter then seeds them
+   * with {@link Store.seed} and decides again).
+   */
+  restore?: boolean;
 }
 
 /** What one counter said about one request. */
@@ -46,6 +52,16 @@ export interface DecideResult {
   /** True when every counter was charged; false when nothing changed. */
   charged: boolean;
   outcomes: Outcome[];
+  /** With `restore`: a quota counter was absent, nothing was evaluated or changed, `outcomes` is empty. */
+  missing?: boolean;
+}
+
+/** A quota counter to rebuild: its usage so far in the calendar period starting at `start`. */
+export interface SeedItem extends CounterRef {
+  /** Start of the period the usage was read for; a store whose clock is in another period skips the item. */
+  start: number;
+  /** Units used in that period (from the usage ledger). */
+  count: number;
 }
 
 export interface AdjustItem extends CounterRef {
@@ -79,6 +95,13 @@ export interface Store {
    * per rule, subject and window everywhere. Optional: without it, claims are per process.
    */
   claimOnce?(key: string, ttlMs: number): boolean | Promise<boolean>;
+  /**
+   * Seed if absent: each quota counter with no live state for the current period is set to
+   * `count`; a counter that exists (another caller seeded or charged it first) is left alone.
+   * Atomic per counter, so concurrent first requests after a restart or a flush seed it once.
+   * Stores without it cannot be restored from the ledger (the limiter then never asks `restore`).
+   */
+  seed?(items: readonly SeedItem[]): void | Promise<void>;
   /**
    * Resolves when the store is reachable (readiness checks, and the breaker's recovery probe).
    * `partition` names one node, as returned by `partitionsOf`; absent: the whole store.

@@ -1,6 +1,6 @@
 /**
  * @tollgate/db: the SQL catalog (plans, categories, API keys, admin users and tokens, audit log)
- * on embedded PGlite or a Postgres server, with migrations run at open.
+ * and the usage ledger, on embedded PGlite or a Postgres server, with migrations run at open.
  *
  * @example
  * import { openDb } from "@tollgate/db";
@@ -8,8 +8,19 @@
  * console.log(db.kind, db.applied);
  */
 
+export { createLedger, type Ledger, type LedgerOptions, type LedgerStats } from "./ledger.js";
 export { migrationProvider, migrations } from "./migrations.js";
 export { type Db, type DbTimeouts, isDatabaseUnavailable, migrate, type OpenOptions, openDb } from "./open.js";
+export {
+  type ExportRow,
+  exportRowId,
+  type HistoryPoint,
+  LedgerReports,
+  type NearLimitEntry,
+  type NearLimitQuery,
+  type SummaryEntry,
+  type TopEntry,
+} from "./reports.js";
 export type {
   AdminTokenTable,
   AdminUserTable,
@@ -23,4 +34,7 @@ export type {
   MetaTable,
   PlanTable,
   Role,
+  UsageBatchTable,
+  UsageHourlyTable,
+  UsagePeriodTable,
 } from "./schema.js";

@@ -2,7 +2,7 @@ import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely
 
 /**
  * Every schema change, in order. One SQL dialect (Postgres) serves PGlite and Postgres alike.
- * Never edit a shipped migration: add the next one (the usage ledger will be `0002_ledger`).
+ * Never edit a shipped migration: add the next one.
  */
 export const migrations: Record<string, Migration> = {
   "0001_catalog": {
@@ -73,7 +73,60 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex("audit_log_at").on("audit_log").column("at").execute();
     },
   },
-  // 0002 is reserved for the usage ledger.
+  "0002_ledger": {
+    async up(db: Kysely<unknown>) {
+      // Usage per subject, counter, hour, category and plan (the hour splits where a quota's
+      // calendar period starts inside it, so every period sums exactly): history and exports.
+      await db.schema
+        .createTable("usage_hourly")
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("counter", "text", (c) => c.notNull())
+        .addColumn("bucket", "timestamptz", (c) => c.notNull())
+        .addColumn("category", "text", (c) => c.notNull())
+        .addColumn("plan", "text", (c) => c.notNull())
+        .addColumn("limit_name", "text", (c) => c.notNull())
+        .addColumn("unit", "text", (c) => c.notNull())
+        .addColumn("quantity", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint("usage_hourly_pk", ["subject", "counter", "bucket", "category", "plan"])
+        .execute();
+      await db.schema.createIndex("usage_hourly_bucket").on("usage_hourly").column("bucket").execute();
+      // The same usage per subject and counter period (the quota's own calendar period; the UTC
+      // month for other limits): quota restores, top consumers, near-limit and summaries.
+      await db.schema
+        .createTable("usage_periods")
+        .addColumn("counter", "text", (c) => c.notNull())
+        .addColumn("period_start", "timestamptz", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("period_end", "timestamptz", (c) => c.notNull())
+        .addColumn("limit_name", "text", (c) => c.notNull())
+        .addColumn("unit", "text", (c) => c.notNull())
+        .addColumn("plan", "text", (c) => c.notNull())
+        .addColumn("quantity", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint("usage_periods_pk", ["counter", "period_start", "subject"])
+        .execute();
+      await db.schema
+        .createIndex("usage_periods_level")
+        .on("usage_periods")
+        .columns(["counter", "period_start", "quantity"])
+        .execute();
+      await db.schema
+        .createIndex("usage_periods_rank")
+        .on("usage_periods")
+        .columns(["limit_name", "period_start", "quantity"])
+        .execute();
+      await db.schema.createIndex("usage_periods_end").on("usage_periods").column("period_end").execute();
+      // Batches applied: a batch retried after a lost acknowledgement is found here and skipped.
+      await db.schema
+        .createTable("usage_batches")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("deltas", "integer", (c) => c.notNull())
+        .addColumn("applied_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema.createIndex("usage_batches_applied_at").on("usage_batches").column("applied_at").execute();
+    },
+  },
   "0003_alert_deliveries": {
     async up(db: Kysely<unknown>) {
       await db.schema

@@ -116,6 +116,42 @@ export interface IdempotencyTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** Usage of one counter by one subject in one hour (split at a quota period's start), category and plan. */
+export interface UsageHourlyTable {
+  subject: string;
+  counter: string;
+  bucket: Timestamp;
+  /** '' when the request had none. */
+  category: string;
+  /** '' when the request had none. */
+  plan: string;
+  limit_name: string;
+  unit: string;
+  quantity: ColumnType<string, number | string, number | string>;
+  updated_at: Generated<Timestamp>;
+}
+
+/** Usage of one counter by one subject in one counter period (the quota's period, else the UTC month). */
+export interface UsagePeriodTable {
+  counter: string;
+  period_start: Timestamp;
+  subject: string;
+  period_end: Timestamp;
+  limit_name: string;
+  unit: string;
+  /** The plan of the latest usage in the period. */
+  plan: string;
+  quantity: ColumnType<string, number | string, number | string>;
+  updated_at: Generated<Timestamp>;
+}
+
+/** Ledger batches applied (idempotency of retried writes). */
+export interface UsageBatchTable {
+  id: string;
+  deltas: number;
+  applied_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface Database {
   idempotency_keys: IdempotencyTable;
   tollgate_meta: MetaTable;
@@ -126,4 +162,7 @@ export interface Database {
   admin_tokens: AdminTokenTable;
   audit_log: AuditTable;
   alert_deliveries: AlertDeliveryTable;
+  usage_hourly: UsageHourlyTable;
+  usage_periods: UsagePeriodTable;
+  usage_batches: UsageBatchTable;
 }

@@ -30,14 +30,14 @@ describe("@tollgate/db", () => {
     const dir = join(mkdtempSync(join(tmpdir(), "tollgate-db-")), "pglite");
     const db = await openDb({ dir });
     expect(db.kind).toBe("pglite");
-    expect(db.applied).toEqual(["0001_catalog", "0003_alert_deliveries", "0004_idempotency_keys"]);
+    expect(db.applied).toEqual(["0001_catalog", "0002_ledger", "0003_alert_deliveries", "0004_idempotency_keys"]);
     await roundTrip(db);
     await db.close();
     const again = await openDb({ dir });
     expect(again.applied).toEqual([]);
     expect(await again.kysely.selectFrom("plans").select("name").execute()).toEqual([{ name: "free" }]);
     await again.close();
-  });
+  }, 120_000); // two PGlite opens on disk: slow on a busy 2-core machine
 
   it("happy: the same migrations run on a real Postgres", async () => {
     if (missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)")) return;
@@ -45,7 +45,7 @@ describe("@tollgate/db", () => {
     try {
       const db = await openDb({ url: pg.url });
       expect(db.kind).toBe("postgres");
-      expect(db.applied).toEqual(["0001_catalog", "0003_alert_deliveries", "0004_idempotency_keys"]);
+      expect(db.applied).toEqual(["0001_catalog", "0002_ledger", "0003_alert_deliveries", "0004_idempotency_keys"]);
       await roundTrip(db);
       await db.ping();
       await db.close();

@@ -13,6 +13,8 @@ export interface EncodedDecision {
   /** Client time, to pick the quota periods sent. */
   at: number;
   charge: boolean;
+  /** Answer `missing` (and change nothing) when a quota counter is absent: the limiter rebuilds it from the ledger. */
+  restore: boolean;
   report: boolean;
 }
 
@@ -21,6 +23,8 @@ export interface PartResult {
   now: number;
   charged: boolean;
   outcomes: Outcome[];
+  /** With `restore`: a quota counter was absent; nothing was charged. */
+  missing?: boolean;
   /** With `report`: each item's view before this charge, and its raw state before and after. */
   before?: { used: number; remaining: number; resetMs: number; raw: Buffer; written: Buffer }[];
 }
@@ -73,7 +77,8 @@ export function encodeBatch(decisions: readonly EncodedDecision[]): { keys: stri
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (const decision of decisions) {
-    out[at] = decision.charge ? 1 : 0;
+    // bit 0: charge; bit 1: restore (a missing quota counter stops the decision)
+    out[at] = (decision.charge ? 1 : 0) | (decision.restore ? 2 : 0);
     out[at + 1] = decision.report ? 1 : 0;
     out.writeUInt16LE(decision.items.length, at + 2);
     out.writeDoubleLE(decision.now, at + 4);
@@ -118,7 +123,8 @@ export function decodeBatch(decisions: readonly EncodedDecision[], reply: Buffer
   for (let d = 0; d < decisions.length; d++) {
     const decision = decisions[d] as EncodedDecision;
     const now = double(reply, at);
-    const charged = reply[at + 8] === 1;
+    const flag = reply[at + 8];
+    const charged = flag === 1;
     at += 9;
     const n = decision.items.length;
     const outcomes: Outcome[] = new Array(n);
@@ -148,7 +154,9 @@ export function decodeBatch(decisions: readonly EncodedDecision[], reply: Buffer
         before[i] = { used, remaining, resetMs, raw, written };
       }
     }
-    results[d] = before ? { now, charged, outcomes, before } : { now, charged, outcomes };
+    const result: PartResult = before ? { now, charged, outcomes, before } : { now, charged, outcomes };
+    if (flag === 2) result.missing = true;
+    results[d] = result;
   }
   return results;
 }

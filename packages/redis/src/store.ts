@@ -7,6 +7,7 @@ import type {
   DecideResult,
   Outcome,
   ReleaseItem,
+  SeedItem,
   Store,
 } from "@tollgate/core";
 import type { Cluster, Redis } from "ioredis";
@@ -15,12 +16,13 @@ import { limitArgs, quotaBounds, quotaStart } from "./codec.js";
 import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
 import { claimKey, counterHash, type Subject, SubjectMemo, validatePrefix } from "./keys.js";
-import { ADJUST, RELEASE, UNDO } from "./lua/scripts.js";
+import { ADJUST, RELEASE, SEED, UNDO } from "./lua/scripts.js";
 import { run, script } from "./script.js";
 
 const adjustScript = script(ADJUST);
 const releaseScript = script(RELEASE);
 const undoScript = script(UNDO);
+const seedScript = script(SEED);
 
 /** Under a testing clock, Redis expiry (real time) must not beat the manual clock: keys live 10 min longer. */
 const TESTING_TTL_PAD_MS = 600_000;
@@ -180,6 +182,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
         now,
         at,
         charge: request.charge,
+        restore: request.restore === true,
         report,
         resolve,
         reject: (error) => reject(fromNode(error, slot)),
@@ -226,6 +229,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     const failure = settled.find((s) => s.status === "rejected");
     const parts = settled.map((s) => (s.status === "fulfilled" ? s.value : undefined));
     const charged = failure === undefined && parts.every((p) => p?.charged === true);
+    const missing = parts.some((p) => p?.missing === true);
     if (!charged) {
       // Never over-admit: a group that charged while another denied (or failed) gives it back.
       await Promise.all(
@@ -248,7 +252,9 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
             : { ...outcome, crossed: false, used: before.used, remaining: before.remaining, resetMs: before.resetMs };
       });
     });
-    return { now: (parts[0] as PartResult).now, charged, outcomes };
+    const result: DecideResult = { now: (parts[0] as PartResult).now, charged, outcomes };
+    if (missing) result.missing = true;
+    return result;
   }
 
   async function decide(request: DecideRequest): Promise<DecideResult> {
@@ -279,6 +285,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
           now,
           at,
           charge: request.charge,
+          restore: request.restore === true,
           report: false,
           resolve,
           reject,
@@ -291,7 +298,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     if (!clock) offset = result.now - sentAt;
     if (denials) {
       if (result.charged) denials.invalidate(ids);
-      else if (cacheable) denials.remember(signature, ids, items, result);
+      else if (cacheable && result.missing !== true) denials.remember(signature, ids, items, result);
     }
     return result;
   }
@@ -326,6 +333,22 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
         return run(
           client,
           adjustScript,
+          indexes.map((i) => where.keys[i] as string),
+          args,
+        );
+      });
+    },
+    seed(items: readonly SeedItem[]) {
+      return perSlot(items, (where, indexes) => {
+        const at = clock ? clock.now() : localNow();
+        const args = [pad, nowArg()];
+        for (const i of indexes) {
+          const item = items[i] as SeedItem;
+          args.push(where.fields[i] as string, quotaBounds(item.limit, at), String(item.start), String(item.count));
+        }
+        return run(
+          client,
+          seedScript,
           indexes.map((i) => where.keys[i] as string),
           args,
         );

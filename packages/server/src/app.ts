@@ -28,6 +28,7 @@ import { joinPath } from "./config/load.js";
 import type { ServerConfig } from "./config/schema.js";
 import type { ServerContext } from "./context.js";
 import { UnknownNameError } from "./decide.js";
+import { openLedger } from "./ledger.js";
 import { createLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { problem, sendProblem } from "./problem.js";
@@ -36,6 +37,7 @@ import { auditRoutes } from "./routes/admin/audit.js";
 import { counterRoutes } from "./routes/admin/counters.js";
 import { keyRoutes } from "./routes/admin/keys.js";
 import { planRoutes } from "./routes/admin/plans.js";
+import { reportRoutes } from "./routes/admin/reports.js";
 import { tokenRoutes } from "./routes/admin/tokens.js";
 import { adminUsageRoutes } from "./routes/admin/usage.js";
 import { checkRoutes } from "./routes/check.js";
@@ -176,6 +178,8 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   const alerts = await openAlerts({ config, db, store: rawStore, registry: metrics.registry, log });
   let healthLog: StoreHealthLog | undefined;
   const { breaker, fallback } = config.stores;
+  let catalogRef: Catalog | undefined;
+  const ledger = openLedger(config, db, () => catalogRef, metrics, log);
   const limiter = createLimiter({
     store: metrics.timeStore(rawStore),
     clock,
@@ -188,6 +192,8 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
       coolDownMs: ms(breaker.coolDown),
     },
     fallbackShare: fallback.share,
+    usage: ledger.observer,
+    restoreTimeoutMs: config.ledger.restoreTimeoutMs,
     limits: [],
     hooks: {
       onDecision: (decision, input) => {
@@ -242,6 +248,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     catalogFailures = 0;
   };
   catalog.extraChecks = (before, after) => newAlertIssues(before, after, alerts.names);
+  catalogRef = catalog;
   if (config.auth.adminToken) catalog.addStaticToken(config.auth.adminToken, "admin", "env-admin");
   if (config.auth.serviceToken) catalog.addStaticToken(config.auth.serviceToken, "service", "env-service");
   await catalog.reload();
@@ -256,6 +263,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     catalog,
     alerts,
     metrics,
+    ledger,
     throttle: new AuthThrottle(config.auth.failedAttempts.limit, config.auth.failedAttempts.window, clock),
     clock,
     decisionSecrets: [secret],
@@ -339,6 +347,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   tokenRoutes(app, ctx);
   counterRoutes(app, ctx);
   adminUsageRoutes(app, ctx);
+  reportRoutes(app, ctx);
   auditRoutes(app, ctx);
   alertRoutes(app, ctx);
   await app.ready();
@@ -353,9 +362,22 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
       closed ??= (async () => {
         catalog.stopPolling();
         healthLog?.stop();
-        await app.close();
+        // Fastify closes the connections idle when closing starts; a keep-alive connection busy
+        // then would hold shutdown for its keep-alive timeout (72 s), past shutdownTimeout, and
+        // the ledger would not be flushed. Close each one as soon as its last answer is sent.
+        const sweeper = setInterval(() => app.server.closeIdleConnections?.(), 50);
+        sweeper.unref();
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweeper);
+        }
         // Sends in flight get a moment; their records are written before the database closes.
         await alerts.close();
+        // Every decision has answered: write the usage still buffered before the database closes.
+        await ledger
+          .close()
+          .catch((error: unknown) => log.error({ err: error }, "usage ledger not fully written at shutdown"));
         await store.close?.();
         if (ownsDb) await db.close();
         log.flush?.();

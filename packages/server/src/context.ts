@@ -4,6 +4,7 @@ import type { Db } from "@tollgate/db";
 import type { AuthThrottle } from "./auth.js";
 import type { Catalog } from "./catalog.js";
 import type { ServerConfig } from "./config/schema.js";
+import type { ServerLedger } from "./ledger.js";
 import type { Metrics } from "./metrics.js";
 
 /** Everything the routes share, built once at start by `createServer`. */
@@ -18,6 +19,8 @@ export interface ServerContext {
   /** Alert events and their delivery (off the decision path). */
   alerts: Alerts;
   metrics: Metrics;
+  /** The usage ledger: writer, restore source and reports. */
+  ledger: ServerLedger;
   throttle: AuthThrottle;
   clock: Clock;
   /** First secret signs; all verify (rotation). */

@@ -123,7 +123,7 @@ export function present(ctx: ServerContext, decision: Decision, keyId?: string, 
   const body: DecisionBody = {
     ...rest,
     limits: limits.map(compact),
-    decisionId: encodeDecisionId(ctx.decisionSecrets[0] as string, receipt, ctx.clock.now()),
+    decisionId: encodeDecisionId(ctx.decisionSecrets[0] as string, receipt, ctx.clock.now(), rest),
     headers: rateLimitHeaders(decision),
   };
   // Per-key override plans are internal: callers see the key's own plan name.

@@ -21,12 +21,17 @@ interface Payload {
   i: [string, string][];
   /** issued at (server clock, ms) for expiry */
   t: number;
+  /** plan and category of the decision, for the usage ledger (absent when none) */
+  p?: string;
+  g?: string;
 }
 
 export interface SettleTicket {
   nonce: string;
   issuedAt: number;
   receipt: ChargeReceipt;
+  plan?: string;
+  category?: string;
 }
 
 /** Unique without a syscall per decision: 64 random bits per process plus a counter. */
@@ -39,7 +44,12 @@ const nextNonce = () => `${processNonce}${(sequence++).toString(36)}`;
  * signed payload; the others get a short unique id (settling it is a no-op), which keeps the hot
  * path free of HMACs and the response small.
  */
-export function encodeDecisionId(secret: string, receipt: ChargeReceipt | undefined, now: number): string {
+export function encodeDecisionId(
+  secret: string,
+  receipt: ChargeReceipt | undefined,
+  now: number,
+  scope: { plan?: string | undefined; category?: string | undefined } = {},
+): string {
   const tokens = receipt?.items.some((it) => it.limit.unit === "tokens");
   if (!tokens) return `d_${nextNonce()}`;
   const payload: Payload = {
@@ -50,6 +60,8 @@ export function encodeDecisionId(secret: string, receipt: ChargeReceipt | undefi
     i: (receipt?.items ?? []).filter((it) => it.limit.unit === "tokens").map((it) => [it.counter, it.id]),
     t: Math.round(now),
   };
+  if (scope.plan !== undefined) payload.p = scope.plan;
+  if (scope.category !== undefined) payload.g = scope.category;
   const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
   return `d_${body}.${hmac(secret, body)}`;
 }
@@ -95,9 +107,12 @@ export function decodeDecisionId(
     const compiled = findLimit(config, counter);
     if (compiled) items.push({ counter, id: subjectId, limit: compiled.limit, cost: payload.c });
   }
-  return {
+  const ticket: SettleTicket = {
     nonce: payload.n,
     issuedAt: payload.t,
     receipt: { items, at: payload.a, cost: payload.c, store: payload.s === 1 ? "fallback" : "primary" },
   };
+  if (typeof payload.p === "string") ticket.plan = payload.p;
+  if (typeof payload.g === "string") ticket.category = payload.g;
+  return ticket;
 }

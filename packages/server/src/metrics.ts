@@ -1,4 +1,5 @@
 import type { BreakerState, Decision, Store } from "@tollgate/core";
+import type { LedgerStats } from "@tollgate/db";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
@@ -87,6 +88,56 @@ export class Metrics {
     }
   }
 
+  /** Exposes the usage ledger's writer: backlog, drops, failures, writes. */
+  watchLedger(stats: () => LedgerStats) {
+    const registers = [this.registry];
+    new Gauge({
+      name: "tollgate_ledger_pending_rows",
+      help: "Aggregated usage rows buffered in memory, not yet written to SQL.",
+      registers,
+      collect() {
+        this.set(stats().pending);
+      },
+    });
+    new Gauge({
+      name: "tollgate_ledger_backlog_seconds",
+      help: "Age of the oldest usage not yet written to SQL (0 when none).",
+      registers,
+      collect() {
+        this.set(stats().backlogMs / 1000);
+      },
+    });
+    new Gauge({
+      name: "tollgate_ledger_degraded",
+      help: "1 while ledger writes fail or usage was dropped since the last successful write.",
+      registers,
+      collect() {
+        this.set(stats().degraded ? 1 : 0);
+      },
+    });
+    const counted = (name: string, help: string, read: (s: LedgerStats) => number) => {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read(stats());
+          if (value > seen) this.inc(value - seen);
+          seen = value;
+        },
+      });
+    };
+    counted("tollgate_ledger_written_rows_total", "Usage rows written to SQL.", (s) => s.writtenRows);
+    counted("tollgate_ledger_batches_total", "Ledger batches committed.", (s) => s.batches);
+    counted("tollgate_ledger_write_failures_total", "Ledger batch writes that failed (retried).", (s) => s.failures);
+    counted(
+      "tollgate_ledger_dropped_rows_total",
+      "Usage rows dropped: buffer full while SQL was down.",
+      (s) => s.droppedRows,
+    );
+  }
+
   /** The limiter's onDecision hook. */
   recordDecision(decision: Decision, category: string | undefined) {
     const cat = category ?? "none";
@@ -128,6 +179,10 @@ export class Metrics {
       release: (items: Parameters<Store["release"]>[0]) => time("release", () => store.release(items)),
       reset: (items: Parameters<Store["reset"]>[0]) => time("reset", () => store.reset(items)),
     };
+    if (store.seed) {
+      const seed = store.seed.bind(store);
+      timed.seed = (items: Parameters<NonNullable<Store["seed"]>>[0]) => time("seed", () => seed(items));
+    }
     if (store.ping) timed.ping = (partition?: string) => store.ping?.(partition) ?? Promise.resolve();
     if (store.partitionsOf) timed.partitionsOf = (refs) => store.partitionsOf?.(refs) ?? [store.name];
     if (store.close) timed.close = () => store.close?.() ?? Promise.resolve();

@@ -33,7 +33,10 @@ const ROUTES: { method: string; url: string; body?: unknown; minimum: "readonly"
   { method: "GET", url: "/v1/admin/tokens", minimum: "admin" },
   { method: "POST", url: "/v1/admin/tokens", body: { name: "m", role: "readonly" }, minimum: "admin" },
   { method: "POST", url: "/v1/admin/counters/reset", body: { subject: "user:u-1" }, minimum: "operator" },
-  { method: "GET", url: "/v1/admin/usage/top?period=month", minimum: "readonly" },
+  { method: "GET", url: "/v1/admin/usage/top?period=2026-03", minimum: "readonly" },
+  { method: "GET", url: "/v1/admin/usage/history?subject=user:u-1", minimum: "readonly" },
+  { method: "GET", url: "/v1/admin/usage/summary?period=2026-03", minimum: "readonly" },
+  { method: "GET", url: "/v1/admin/usage/export?period=2026-03&format=csv", minimum: "readonly" },
   { method: "GET", url: "/v1/admin/usage/near-limit?ratio=0.8", minimum: "readonly" },
   { method: "GET", url: "/v1/admin/usage/subject?subject=user:u-1", minimum: "readonly" },
   { method: "GET", url: "/v1/admin/alerts", minimum: "readonly" },
@@ -157,15 +160,26 @@ describe("counters, usage, audit", () => {
     expect((await server.call("POST", "/v1/check", SERVICE, req)).body.allowed).toBe(true);
   });
 
-  it("happy: near-limit and top list keys by their counters", async () => {
+  it("happy: near-limit, top and history read the usage ledger", async () => {
     const key = await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "org:heavy", plan: "free" });
     for (let i = 0; i < 9; i++)
       await server.call("POST", "/v1/check", SERVICE, { subject: { apiKey: key.body.secret } });
-    const near = await server.call("GET", "/v1/admin/usage/near-limit?ratio=0.8", tokens.readonly);
-    expect(near.body.keys.map((k: Json) => k.keyId)).toContain(key.body.id);
-    const top = await server.call("GET", "/v1/admin/usage/top?period=month&limit=1", tokens.readonly);
-    expect(top.body.keys[0].keyId).toBe(key.body.id);
-    expect((await server.call("GET", "/v1/admin/usage/history?subject=key:abc", ADMIN)).status).toBe(501);
+    await server.ctx.ledger.writer?.flush();
+    const near = await server.call("GET", "/v1/admin/usage/near-limit?ratio=0.008", tokens.readonly);
+    expect(near.body.subjects).toContainEqual(
+      expect.objectContaining({ subject: `key:${key.body.id}`, limit: "month", used: 9, capacity: 1000, plan: "free" }),
+    );
+    const top = await server.call("GET", "/v1/admin/usage/top?limit=month&n=1", tokens.readonly);
+    expect(top.body).toMatchObject({ period: "2026-03", limit: "month" });
+    expect(top.body.subjects[0]).toMatchObject({ subject: `key:${key.body.id}`, used: 9 });
+    const history = await server.call("GET", `/v1/admin/usage/history?subject=key:${key.body.id}`, tokens.readonly);
+    expect(history.status).toBe(200);
+    expect(history.body.points).toContainEqual({
+      start: "2026-03-10T00:00:00.000Z",
+      limit: "month",
+      category: "",
+      used: 9,
+    });
   });
 
   it("happy: every admin change is in the audit log, without secrets", async () => {

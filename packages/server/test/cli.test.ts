@@ -95,7 +95,28 @@ describe("tollgate serve (real CLI, child process)", () => {
     const again = await post(`${second.url}/v1/check`, service as string, { subject: { apiKey: key.body.secret } });
     expect(again.body).toMatchObject({ allowed: true, plan: "free" });
     expect(await second.stop()).toBe(0);
-  });
+  }, 180_000);
+
+  it("happy: a clean restart of the embedded default continues the month's usage (the newcomer scenario)", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "tollgate-cli-"));
+    const first = await serve(cwd);
+    const admin = token(first.output(), "admin") as string;
+    const service = token(first.output(), "service") as string;
+    const key = await post(`${first.url}/v1/admin/keys`, admin, { owner: "org:newcomer", plan: "free" });
+    for (let i = 0; i < 10; i++) {
+      expect(
+        (await post(`${first.url}/v1/check`, service, { subject: { apiKey: key.body.secret } })).body.allowed,
+      ).toBe(true);
+    }
+    expect(await first.stop()).toBe(0);
+    const second = await serve(cwd);
+    const usage = await fetch(`${second.url}/v1/usage`, {
+      headers: { authorization: `Bearer ${service}`, "x-api-key": key.body.secret },
+    });
+    const month = ((await usage.json()) as Json).limits.find((l: Json) => l.name === "month");
+    expect(month).toMatchObject({ used: 10, limit: 1000, remaining: 990 });
+    expect(await second.stop()).toBe(0);
+  }, 180_000);
 
   it("error: an invalid config file stops start-up listing the problem and its line", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "tollgate-cli-"));

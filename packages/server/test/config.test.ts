@@ -64,6 +64,20 @@ describe("configuration", () => {
     expect(Object.keys(loadConfig({ env: { TOLLGATE_CONFIG: path } }).config.categories ?? {})).toEqual(["x"]);
   });
 
+  it("happy and error: ledger settings default sensibly and bad ones name their path", () => {
+    expect(loadConfig({ env: {} }).config.ledger).toEqual({
+      enabled: true,
+      flushInterval: "1s",
+      maxPending: 200_000,
+      retentionDays: 400,
+      restoreTimeoutMs: 2000,
+    });
+    const path = file("ledger.json", JSON.stringify({ ledger: { flushInterval: "0ms", maxPending: 5 } }));
+    const found = problems(() => loadConfig({ file: path, env: {} }));
+    expect(found.map((p) => p.path)).toEqual(expect.arrayContaining(["ledger.flushInterval", "ledger.maxPending"]));
+    expect(loadConfig({ env: { TOLLGATE__ledger__flushInterval: "250ms" } }).config.ledger.flushInterval).toBe("250ms");
+  });
+
   it("error: every problem of an invalid file is listed with its path and line", () => {
     const path = file(
       "bad.yaml",

@@ -18,7 +18,7 @@ describe("operations", () => {
     expect((await server.call("GET", "/healthz")).body).toEqual({ status: "ok" });
     const ready = await server.call("GET", "/readyz");
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ "store:memory": "ok", "database:pglite": "ok" });
+    expect(ready.body.checks).toEqual({ "store:memory": "ok", "database:pglite": "ok", ledger: "ok" });
   });
 
   it("error: /readyz is 503 when the store is unreachable", async () => {

@@ -280,6 +280,11 @@ local sharedNow = nil
 while pos <= #batch do
   local charge, report, n, now
   charge, report, n, now, pos = sunpack('<BBHd', batch, pos)
+  -- charge bit 1: restore. An absent quota counter then stops the decision (missing): the client
+  -- rebuilds it from the usage ledger (SEED) and decides again.
+  local restore = charge >= 2
+  if restore then charge = charge - 2 end
+  local missing = false
   if now ~= now then           -- NaN: Redis TIME, read once per batch
     if sharedNow == nil then sharedNow = redisTime() end
     now = sharedNow
@@ -308,13 +313,17 @@ while pos <= #batch do
         error('tollgate: quota period bounds do not contain the store time (clock skew above one period?)')
       end
       quota(i, key, field, limit, cost, now, qs, qe)
+      if restore and RAW[i] == '' then missing = true end
     end
     ALG[i], MONITOR[i], KEY[i], FIELD[i] = alg, monitor == 1, key, field
     if not FITS[i] and monitor == 0 then enforcedFit = false end
   end
-  local charged = charge == 1 and enforcedFit
+  local charged = charge == 1 and enforcedFit and not missing
   -- The answer is packed little-endian binary (see batch-codec.ts), one string for the whole batch.
-  out[#out + 1] = spack('<dB', now, charged and 1 or 0)
+  -- Its flag: 1 charged, 2 missing (nothing charged), 0 not charged.
+  local flag = 0
+  if charged then flag = 1 elseif missing then flag = 2 end
+  out[#out + 1] = spack('<dB', now, flag)
   for i = 1, n do
     local fits = FITS[i]
     -- A monitor crosses when this charge goes over and the counter was not over before it.

@@ -85,3 +85,31 @@ end
 flush()
 return 1
 `;
+
+/** Fields each seeded item takes in ARGV (see SEED). */
+export const SEED_ITEM_FIELDS = 4;
+
+/**
+ * Seed if absent: sets each quota counter with no live state to the usage the ledger holds for
+ * the current period. A counter that exists (seeded or charged by someone else first) is kept,
+ * so concurrent first requests after a flush seed it once.
+ */
+export const SEED = `${LUA_COMMON}${LUA_SUBJECT_HASHES}${LUA_ADJUST}
+-- KEYS: the subject hash of each item
+local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
+local now = clockOf(ARGV[2])     -- '' = Redis TIME
+local a = 3
+for i = 1, #KEYS do
+  local field = ARGV[a]                     -- the counter's field in the hash
+  local it = { alg = 'q' }
+  pickPeriod(it, ARGV[a + 1], now)          -- period bounds around the client's clock
+  local start = tonumber(ARGV[a + 2])       -- the period the ledger was read for
+  local count = tonumber(ARGV[a + 3])       -- its usage so far
+  a = a + ${SEED_ITEM_FIELDS}
+  if start == it.qs and readString(KEYS[i], field, it, now) == nil then
+    writeString(KEYS[i], field, it, { start = it.qs, stop = it.qe, count = count }, now, pad)
+  end
+end
+flush()
+return 1
+`;

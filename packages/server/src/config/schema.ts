@@ -1,3 +1,4 @@
+import { parseDuration } from "@tollgate/core";
 import { z } from "zod";
 
 /** A duration as people write it (`500ms`, `2s`, `1m`) or milliseconds. */
@@ -100,6 +101,29 @@ export const configSchema = z.strictObject({
       secret: z.string().min(32).optional(),
       /** How long a decision can be settled, in seconds. */
       settleWindow: z.number().int().min(60).max(86_400).default(3600),
+    })
+    .prefault({}),
+  ledger: z
+    .strictObject({
+      /** Record usage durably and restore calendar quotas from it. Off: nothing is written; quotas restart with the counter store. */
+      enabled: z.boolean().default(true),
+      /** How often buffered usage is written to SQL; also the most a crash can lose. */
+      flushInterval: duration
+        .refine((value) => {
+          try {
+            const ms = typeof value === "number" ? value : parseDuration(value);
+            return ms >= 50 && ms <= 3_600_000;
+          } catch {
+            return false; // 0ms: parseDuration refuses it
+          }
+        }, "between 50ms and 1h")
+        .default("1s"),
+      /** Aggregated usage rows held in memory at most while SQL is down (then new rows are dropped and counted). */
+      maxPending: z.number().int().min(100).max(10_000_000).default(200_000),
+      /** Days of usage kept (hourly rows and periods); older rows are deleted hourly. */
+      retentionDays: z.number().int().min(1).max(3650).default(400),
+      /** Longest wait for the ledger when rebuilding a quota counter the store lost, in ms. */
+      restoreTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
     })
     .prefault({}),
   limits: limitList.optional(),

@@ -1,3 +1,4 @@
+import type { Decision } from "@tollgate/core";
 import { z } from "zod";
 import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
@@ -55,7 +56,10 @@ export function settleRoutes(app: App, ctx: ServerContext) {
           problem(409, "This decision was already settled; settle each decision once.", { field: "decisionId" }),
         );
       }
-      const outcome = await ctx.limiter.settle({ allowed: true, limits: [], receipt }, cost);
+      const settled: Decision = { allowed: true, limits: [], receipt };
+      if (ticket.plan !== undefined) settled.plan = ticket.plan;
+      if (ticket.category !== undefined) settled.category = ticket.category;
+      const outcome = await ctx.limiter.settle(settled, cost);
       if (!outcome.applied) request.log.warn({ err: outcome.error }, "settle not applied: store unavailable");
       return { settled: true, delta, applied: outcome.applied };
     },
