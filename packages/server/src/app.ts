@@ -179,7 +179,14 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   let healthLog: StoreHealthLog | undefined;
   const { breaker, fallback } = config.stores;
   let catalogRef: Catalog | undefined;
-  const ledger = openLedger(config, db, () => catalogRef, metrics, log);
+  const ledger = openLedger(
+    config,
+    db,
+    () => catalogRef,
+    metrics,
+    log,
+    (report) => alerts.ledgerBacklog(report),
+  );
   const limiter = createLimiter({
     store: metrics.timeStore(rawStore),
     clock,

@@ -22,12 +22,16 @@ const ms = (value: string | number) => (typeof value === "number" ? value : pars
  * Opens the ledger writer on the catalog database. A key with per-key overrides decides under an
  * internal plan (`key.<id>`): the ledger records the key's own plan name instead, as people know it.
  */
+/** Age of unwritten usage that raises a `ledger_backlog` alert. */
+const LEDGER_BACKLOG_ALERT_MS = 5_000;
+
 export function openLedger(
   config: ServerConfig,
   db: Db,
   catalog: () => Catalog | undefined,
   metrics: Metrics,
   log: Logger,
+  onBacklog: (report: { pending: number; oldestAgeMs: number }) => void = () => {},
 ): ServerLedger {
   const reports = new LedgerReports(db.kysely);
   if (!config.ledger.enabled) {
@@ -37,11 +41,16 @@ export function openLedger(
     flushIntervalMs: ms(config.ledger.flushInterval),
     maxPending: config.ledger.maxPending,
     retentionDays: config.ledger.retentionDays,
-    onError: (error, stats) =>
+    onError: (error, stats) => {
       log.error(
         { err: error, pending: stats.pending, backlogMs: stats.backlogMs, dropped: stats.droppedRows },
         "usage ledger write failed; usage is buffered in memory and retried",
-      ),
+      );
+      // A single failed flush is a blip; a backlog older than a few intervals is worth an alert
+      // (the alerts deduplicate it to one event per interval across instances).
+      if (stats.backlogMs >= LEDGER_BACKLOG_ALERT_MS)
+        onBacklog({ pending: stats.pending, oldestAgeMs: stats.backlogMs });
+    },
     onRecover: (stats) => log.warn({ pending: stats.pending }, "usage ledger writes recovered; backlog draining"),
   });
   metrics.watchLedger(() => writer.stats());
