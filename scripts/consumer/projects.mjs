@@ -1,0 +1,127 @@
+// The consumer projects: each is a fresh npm project outside the workspace that installs the
+// packed tarballs the way a user would, plus the framework versions it proves. One project per
+// install shape; a project runs every check that fits its shape.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { root } from "../packages.mjs";
+
+/** The code blocks of a README whose info string names a file (```ts express.ts). */
+export function readmeFiles(path) {
+  const files = new Map();
+  const fence = /^```\w+ +(\S+)\n([\s\S]*?)^```$/gm;
+  for (const [, name, code] of readFileSync(join(root, path), "utf8").matchAll(fence)) files.set(name, code);
+  return files;
+}
+
+const http = readmeFiles("packages/http/README.md");
+const readme = (name) => {
+  const code = http.get(name);
+  if (!code) throw new Error(`packages/http/README.md has no \`\`\`ts ${name} block`);
+  return code;
+};
+
+const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+/** The consumer type-checks with the TypeScript the repository builds with. */
+export const typescript = `typescript@${rootManifest.devDependencies.typescript}`;
+const nodeTypes = "@types/node@20";
+
+const node16 = {
+  compilerOptions: {
+    target: "ES2022",
+    module: "node16",
+    moduleResolution: "node16",
+    strict: true,
+    skipLibCheck: false,
+    rootDir: "src",
+    outDir: "dist",
+    types: ["node"],
+  },
+  include: ["src"],
+};
+const bundler = {
+  compilerOptions: {
+    target: "ES2022",
+    module: "preserve",
+    moduleResolution: "bundler",
+    strict: true,
+    skipLibCheck: false,
+    noEmit: true,
+    types: ["node"],
+  },
+  include: ["src"],
+};
+
+/** A framework project: the README's examples, type-checked (node16 and bundler), compiled and run. */
+function framework(name, install, examples) {
+  return {
+    name,
+    kind: "framework",
+    tollgate: ["@tollgate/core", "@tollgate/http"],
+    install: [...install, typescript, nodeTypes],
+    files: {
+      "tsconfig.json": JSON.stringify(node16, null, 2),
+      "tsconfig.bundler.json": JSON.stringify(bundler, null, 2),
+      ...Object.fromEntries(examples.map((file) => [`src/${file}`, readme(file)])),
+    },
+    examples: examples.map((file) => file.replace(/\.ts$/, ".js")),
+  };
+}
+
+/** A Next.js app whose only route is the README's route handler, built and started for real. */
+function next(name, install) {
+  return {
+    name,
+    kind: "next",
+    tollgate: ["@tollgate/core", "@tollgate/http"],
+    install: [...install, typescript, nodeTypes],
+    packageType: "commonjs",
+    files: {
+      "app/api/ai/route.ts": readme("app/api/ai/route.ts"),
+      "next.config.mjs": "export default {};\n",
+      "tsconfig.json": JSON.stringify(
+        {
+          compilerOptions: {
+            target: "ES2017",
+            lib: ["dom", "dom.iterable", "esnext"],
+            allowJs: true,
+            skipLibCheck: true,
+            strict: true,
+            noEmit: true,
+            esModuleInterop: true,
+            module: "esnext",
+            moduleResolution: "bundler",
+            resolveJsonModule: true,
+            isolatedModules: true,
+            jsx: "preserve",
+            incremental: true,
+            plugins: [{ name: "next" }],
+          },
+          include: ["next-env.d.ts", "**/*.ts", "**/*.tsx", ".next/types/**/*.ts"],
+          exclude: ["node_modules"],
+        },
+        null,
+        2,
+      ),
+    },
+  };
+}
+
+export const projects = [
+  framework("express-4", ["express@4", "@types/express@4"], ["express.ts"]),
+  framework("express-5", ["express@5", "@types/express@5"], ["express.ts"]),
+  framework("fastify-5", ["fastify@5"], ["fastify.ts"]),
+  framework("hono-4", ["hono@4", "@hono/node-server"], ["hono.ts"]),
+  // The lowest version of every framework range @tollgate/http declares, in one project.
+  framework(
+    "peer-floors",
+    ["express@4.17.0", "@types/express@4", "fastify@5.0.0", "hono@4.0.0", "@hono/node-server"],
+    ["express.ts", "fastify.ts", "hono.ts"],
+  ),
+  next("next-14", ["next@14", "react@18", "react-dom@18", "@types/react@18"]),
+  next("next-15", ["next@15", "react@19", "react-dom@19", "@types/react@19"]),
+  next("next-16", ["next@16", "react@19", "react-dom@19", "@types/react@19"]),
+  // Every package and subpath: ESM import, CommonJS require, TypeScript node16 / bundler / CJS.
+  { name: "modules", kind: "modules", tollgate: "all", install: [typescript, nodeTypes] },
+  // The server alone, as `npm install @tollgate/server && npx tollgate serve`.
+  { name: "server", kind: "server", tollgate: ["@tollgate/server"], install: [] },
+];
