@@ -51,16 +51,21 @@ const bundler = {
   include: ["src"],
 };
 
-/** A framework project: the README's examples, type-checked (node16 and bundler), compiled and run. */
-function framework(name, install, examples) {
+/**
+ * A framework project: the README's examples, type-checked (node16 and bundler), compiled and run.
+ * `skipLibCheck` for old framework versions whose own declarations no longer pass today's compiler.
+ */
+function framework(name, install, examples, { skipLibCheck = false } = {}) {
+  const tsconfig = (config) =>
+    JSON.stringify({ ...config, compilerOptions: { ...config.compilerOptions, skipLibCheck } }, null, 2);
   return {
     name,
     kind: "framework",
     tollgate: ["@tollgate/core", "@tollgate/http"],
     install: [...install, typescript, nodeTypes],
     files: {
-      "tsconfig.json": JSON.stringify(node16, null, 2),
-      "tsconfig.bundler.json": JSON.stringify(bundler, null, 2),
+      "tsconfig.json": tsconfig(node16),
+      "tsconfig.bundler.json": tsconfig(bundler),
       ...Object.fromEntries(examples.map((file) => [`src/${file}`, readme(file)])),
     },
     examples: examples.map((file) => file.replace(/\.ts$/, ".js")),
@@ -111,11 +116,14 @@ export const projects = [
   framework("express-5", ["express@5", "@types/express@5"], ["express.ts"]),
   framework("fastify-5", ["fastify@5"], ["fastify.ts"]),
   framework("hono-4", ["hono@4", "@hono/node-server"], ["hono.ts"]),
-  // The lowest version of every framework range @tollgate/http declares, in one project.
+  // The lowest version of every framework range @tollgate/http declares, in one project, with the
+  // @hono/node-server major of Hono 4.0's time. Hono 4.0.0's own declarations fail TypeScript 5.9
+  // (duplicate identifier), so libraries are not re-checked here; the latest versions above are.
   framework(
     "peer-floors",
-    ["express@4.17.0", "@types/express@4", "fastify@5.0.0", "hono@4.0.0", "@hono/node-server"],
+    ["express@4.17.0", "@types/express@4", "fastify@5.0.0", "hono@4.0.0", "@hono/node-server@1"],
     ["express.ts", "fastify.ts", "hono.ts"],
+    { skipLibCheck: true },
   ),
   next("next-14", ["next@14", "react@18", "react-dom@18", "@types/react@18"]),
   next("next-15", ["next@15", "react@19", "react-dom@19", "@types/react@19"]),
