@@ -64,6 +64,7 @@ function checkManifest(manifest, path) {
   need(manifest.homepage?.startsWith(rootManifest.homepage.replace(/#readme$/, "")), "homepage inside the repository");
   need(typeof manifest.bugs === "string" || typeof manifest.bugs?.url === "string", "bugs");
   need(Array.isArray(manifest.files) && manifest.files.includes("dist"), `files must list "dist"`);
+  need(manifest.files?.includes("CHANGELOG.md"), `files must list "CHANGELOG.md" (npm does not ship it otherwise)`);
   need(manifest.exports?.["."] !== undefined, `exports["."]`);
   if (manifest.name.startsWith("@")) need(manifest.publishConfig?.access === "public", `publishConfig.access "public"`);
   for (const [name, range] of Object.entries(manifest.dependencies ?? {})) {
