@@ -7,14 +7,19 @@ import { expect, expectRateLimited, freePort, run, StepError, start, timed, wait
 const fixtures = fileURLToPath(new URL("fixtures/", import.meta.url));
 const tsc = (dir, ...args) => run(join(dir, "node_modules/.bin/tsc"), args, { cwd: dir });
 
-/** Runs `node <entry>` on a free port and proves the README's 429 on it. */
-async function serveAndLimit(dir, command, args, path) {
+/**
+ * Starts a server on a free port and proves the README's 429 on each of `paths`
+ * (`{ path, quota }`: a known quota for routes whose allowed answers carry no RateLimit fields).
+ */
+async function serveAndLimit(dir, command, args, paths) {
   const port = await freePort();
   const server = start(command, args, { cwd: dir, env: { PORT: String(port), NODE_ENV: "production" } });
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, server, 120_000);
-    const { quota, retryAfter } = await expectRateLimited(`http://127.0.0.1:${port}${path}`);
-    console.log(`  ${args.join(" ")}: ${quota} allowed, then 429 with Retry-After: ${retryAfter}`);
+    for (const { path, quota: known } of paths) {
+      const { quota, retryAfter } = await expectRateLimited(`http://127.0.0.1:${port}${path}`, { quota: known });
+      console.log(`  ${args.join(" ")}: ${path}: ${quota} allowed, then 429 with Retry-After: ${retryAfter}`);
+    }
   } catch (error) {
     if (error instanceof StepError) error.message += `\n--- server output ---\n${server.output().slice(-3000)}`;
     throw error;
@@ -27,11 +32,13 @@ async function serveAndLimit(dir, command, args, path) {
 export async function checkFramework(project, dir) {
   await timed("README examples type-check with bundler resolution", () => tsc(dir, "-p", "tsconfig.bundler.json"));
   await timed("README examples type-check and compile with node16 resolution", () => tsc(dir, "-p", "tsconfig.json"));
-  for (const example of project.examples) await serveAndLimit(dir, process.execPath, [`dist/${example}`], "/api/ai");
+  for (const example of project.examples) {
+    await serveAndLimit(dir, process.execPath, [`dist/${example}`], [{ path: "/api/ai" }]);
+  }
 }
 
 /** `next build` (which type-checks the route's exports) and `next start` with the README's route handler. */
-export async function checkNext(_project, dir) {
+export async function checkNext(project, dir) {
   const next = join(dir, "node_modules/.bin/next");
   const env = { NEXT_TELEMETRY_DISABLED: "1" };
   const { version } = JSON.parse(readFileSync(join(dir, "node_modules/next/package.json"), "utf8"));
@@ -39,7 +46,8 @@ export async function checkNext(_project, dir) {
     run(next, ["build"], { cwd: dir, env }),
   );
   // `next start` listens on $PORT.
-  await serveAndLimit(dir, next, ["start", "-H", "127.0.0.1"], "/api/ai");
+  const paths = [{ path: "/api/ai" }, ...(project.middleware ? [{ path: "/api/search", quota: 10 }] : [])];
+  await serveAndLimit(dir, next, ["start", "-H", "127.0.0.1"], paths);
 }
 
 /**

@@ -72,16 +72,29 @@ function framework(name, install, examples, { skipLibCheck = false } = {}) {
   };
 }
 
-/** A Next.js app whose only route is the README's route handler, built and started for real. */
-function next(name, install) {
+/**
+ * A Next.js app with the README's route handler and, where Next.js runs middleware on Node.js,
+ * the README's middleware in front of a plain route; built and started for real. Next.js 16 calls
+ * the middleware file `proxy.ts` and always runs it on Node.js (no `runtime` option).
+ */
+function next(name, install, { middleware } = {}) {
+  const middlewareFiles = {
+    "middleware.ts": { "middleware.ts": readme("middleware.ts") },
+    "proxy.ts": { "proxy.ts": readme("middleware.ts").replace(/, runtime: "nodejs"/, "") },
+  }[middleware];
   return {
+    middleware: Boolean(middleware),
     name,
     kind: "next",
     tollgate: ["@tollgate/core", "@tollgate/http"],
     install: [...install, typescript, nodeTypes],
-    packageType: "commonjs",
+    packageType: null,
     files: {
       "app/api/ai/route.ts": readme("app/api/ai/route.ts"),
+      ...(middlewareFiles && {
+        ...middlewareFiles,
+        "app/api/search/route.ts": "export const POST = async () => Response.json({ results: [] });\n",
+      }),
       "next.config.mjs": "export default {};\n",
       "tsconfig.json": JSON.stringify(
         {
@@ -126,8 +139,8 @@ export const projects = [
     { skipLibCheck: true },
   ),
   next("next-14", ["next@14", "react@18", "react-dom@18", "@types/react@18"]),
-  next("next-15", ["next@15", "react@19", "react-dom@19", "@types/react@19"]),
-  next("next-16", ["next@16", "react@19", "react-dom@19", "@types/react@19"]),
+  next("next-15", ["next@15", "react@19", "react-dom@19", "@types/react@19"], { middleware: "middleware.ts" }),
+  next("next-16", ["next@16", "react@19", "react-dom@19", "@types/react@19"], { middleware: "proxy.ts" }),
   // Every package and subpath: ESM import, CommonJS require, TypeScript node16 / bundler / CJS.
   { name: "modules", kind: "modules", tollgate: "all", install: [typescript, nodeTypes] },
   // The server alone, as `npm install @tollgate/server && npx tollgate serve`.

@@ -86,12 +86,10 @@ async function pack(destination) {
 /** A fresh project with a plain `npm install` of the tarballs it needs and its framework versions. */
 async function install(project, dir) {
   mkdirSync(dir, { recursive: true });
-  const manifest = {
-    name: `consumer-${project.name}`,
-    version: "0.0.0",
-    private: true,
-    type: project.packageType ?? "module",
-  };
+  // Next.js apps get no "type" at all, as create-next-app writes them (Turbopack rejects ESM syntax
+  // under an explicit "commonjs").
+  const type = project.packageType === undefined ? "module" : project.packageType;
+  const manifest = { name: `consumer-${project.name}`, version: "0.0.0", private: true, ...(type ? { type } : {}) };
   writeFileSync(join(dir, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   const wanted = project.tollgate === "all" ? packages.map((p) => p.name) : withInternalDependencies(project.tollgate);
   const extra = project.kind === "modules" ? peersOf(wanted) : [];
