@@ -116,6 +116,33 @@ export async function checkModules(_project, dir, { packages }) {
   }
 }
 
+/**
+ * `@tollgate/core/testing` with the test-runner versions of its peer range: the conformance suite
+ * passes the memory store and fails a store that never charges (so it cannot pass vacuously).
+ */
+export async function checkConformance(_project, dir) {
+  const vitest = join(dir, "node_modules/.bin/vitest");
+  for (const file of ["memory.test.mjs", "broken.test.mjs"])
+    copyFileSync(join(fixtures, "conformance", file), join(dir, file));
+  const versions = ["vitest", "fast-check"].map(
+    (name) => `${name} ${JSON.parse(readFileSync(join(dir, "node_modules", name, "package.json"), "utf8")).version}`,
+  );
+  await timed(`conformance suite passes the memory store (${versions.join(", ")})`, () =>
+    run(vitest, ["run", "memory.test.mjs"], { cwd: dir }),
+  );
+  const broken = await run(vitest, ["run", "broken.test.mjs"], { cwd: dir }).then(
+    () => undefined,
+    (error) => error,
+  );
+  expect(broken, "the conformance suite passed a store that never charges");
+  // Failed on its answers (a fast-check counterexample), not on loading.
+  expect(
+    /Property failed/.test(`${broken.stdout}${broken.stderr}`),
+    `the broken store failed otherwise:\n${broken.message}`,
+  );
+  console.log("  conformance suite fails a store that never charges");
+}
+
 /** `npx tollgate serve` from the installed tarball: /healthz, one decision, a clean SIGTERM. */
 export async function checkServer(_project, dir) {
   const { stdout: help } = await run("npx", ["--no-install", "tollgate", "--help"], { cwd: dir });

@@ -21,11 +21,10 @@ export function run(command, args, { cwd, env = {}, input } = {}) {
     child.on("error", reject);
     child.on("close", (code, signal) => {
       if (code === 0) return resolve({ stdout, stderr });
-      reject(
-        new StepError(
-          `${command} ${args.join(" ")} (in ${cwd}) exited with ${code ?? signal}\n${tail(stdout)}\n${tail(stderr)}`,
-        ),
+      const error = new StepError(
+        `${command} ${args.join(" ")} (in ${cwd}) exited with ${code ?? signal}\n${tail(stdout)}\n${tail(stderr)}`,
       );
+      reject(Object.assign(error, { stdout, stderr }));
     });
   });
 }

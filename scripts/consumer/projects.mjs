@@ -143,6 +143,14 @@ export const projects = [
   next("next-16", ["next@16", "react@19", "react-dom@19", "@types/react@19"], { middleware: "proxy.ts" }),
   // Every package and subpath: ESM import, CommonJS require, TypeScript node16 / bundler / CJS.
   { name: "modules", kind: "modules", tollgate: "all", install: [typescript, nodeTypes] },
+  // @tollgate/core/testing at both ends of its optional peer ranges (vitest >=2, fast-check >=3).
+  {
+    name: "conformance-floor",
+    kind: "conformance",
+    tollgate: ["@tollgate/core"],
+    install: ["vitest@2", "fast-check@3"],
+  },
+  { name: "conformance-latest", kind: "conformance", tollgate: ["@tollgate/core"], install: ["vitest", "fast-check"] },
   // The server alone, as `npm install @tollgate/server && npx tollgate serve`.
   { name: "server", kind: "server", tollgate: ["@tollgate/server"], install: [] },
 ];

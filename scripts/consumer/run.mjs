@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { publishablePackages, root, withInternalDependencies } from "../packages.mjs";
-import { checkFramework, checkModules, checkNext, checkServer } from "./checks.mjs";
+import { checkConformance, checkFramework, checkModules, checkNext, checkServer } from "./checks.mjs";
 import { run, StepError } from "./lib.mjs";
 import { projects } from "./projects.mjs";
 
@@ -43,7 +43,13 @@ for (let dir = dirname(work); ; dir = dirname(dir)) {
 }
 console.log(`consumer test in ${work} (node ${process.version})`);
 
-const CHECKS = { framework: checkFramework, next: checkNext, modules: checkModules, server: checkServer };
+const CHECKS = {
+  framework: checkFramework,
+  next: checkNext,
+  modules: checkModules,
+  conformance: checkConformance,
+  server: checkServer,
+};
 const results = [];
 let tarballs;
 try {
