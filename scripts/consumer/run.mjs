@@ -58,14 +58,17 @@ try {
     if (only && !only.includes(project.name)) continue;
     const began = Date.now();
     process.stdout.write(`\n--- ${project.name}\n`);
+    const dir = join(work, project.name);
     try {
-      const dir = join(work, project.name);
       await install(project, dir);
       await CHECKS[project.kind](project, dir, { packages });
       results.push({ name: project.name, ok: true, seconds: (Date.now() - began) / 1000 });
     } catch (error) {
       console.error(error instanceof StepError ? error.message : error);
       results.push({ name: project.name, ok: false, seconds: (Date.now() - began) / 1000 });
+    } finally {
+      // One project on disk at a time (a Next.js project is ~250 MB).
+      if (!values.keep) rmSync(dir, { recursive: true, force: true });
     }
   }
 } finally {
