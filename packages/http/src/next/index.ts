@@ -48,6 +48,17 @@ function prepare(limiter: Limiter | null | undefined, options: NextRateLimitOpti
 }
 
 /**
+ * A route handler: Next.js calls it with its route context (`{ params }`), a test may call it with
+ * the request alone. Next.js' build-time route check reads the last signature and accepts a context
+ * type only if it is assignable to its own (`{ params: Promise<...> }` since 15, `{ params }` before)
+ * or `unknown`: so `C` defaults to `unknown`, and the required-context form comes last.
+ */
+export interface RouteHandler<C = unknown> {
+  (request: Request): Promise<Response>;
+  (request: Request, context: C): Promise<Response>;
+}
+
+/**
  * Wraps an App Router route handler. The handler gets `context.tollgate` (decision, subject, and
  * the caller's provider key for this request only).
  *
@@ -55,16 +66,18 @@ function prepare(limiter: Limiter | null | undefined, options: NextRateLimitOpti
  * // app/api/generate/route.ts
  * export const POST = withRateLimit(limiter, { subject: userFrom }, async (request, { tollgate }) => Response.json({ ok: true }));
  */
-export function withRateLimit<C extends object = object>(
+export function withRateLimit<C = unknown>(
   limiter: Limiter | null | undefined,
   options: NextRateLimitOptions,
   handler: (request: Request, context: C & { tollgate: TollgateContext }) => Response | Promise<Response>,
-): (request: Request, context?: C) => Promise<Response> {
+): RouteHandler<C> {
   const { gate, estimate } = prepare(limiter, options);
-  return async function tollgateRoute(request, context) {
+  return async function tollgateRoute(request: Request, context?: C) {
     const result = await gate(request, view(request, options));
     if (result.action === "respond") return options.onDenied ? options.onDenied(request, result) : denial(result);
-    let response = await handler(request, { ...(context as C), tollgate: result.context });
+    let response = await handler(request, { ...(context as object | undefined), tollgate: result.context } as C & {
+      tollgate: TollgateContext;
+    });
     const { decision } = result.context;
     if (estimate && limiter && decision) {
       response = meterWebResponse(
