@@ -144,7 +144,13 @@ export async function openDb(options: OpenOptions = {}): Promise<Db> {
     });
     // A dropped idle connection must not crash the process; the next query reconnects.
     pool.on("error", () => {});
-    pool.on("connect", closeOnReadTimeout);
+    pool.on("connect", (client) => {
+      // pg-pool listens for errors only on idle clients: a checked-out one (between a
+      // transaction's statements) whose server goes away would emit an unhandled 'error' and
+      // crash the process. The statement in flight still fails, and the pool drops the client.
+      client.on("error", () => {});
+      closeOnReadTimeout(client);
+    });
     kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     kind = "postgres";
   } else {
