@@ -38,14 +38,18 @@ import { counterRoutes } from "./routes/admin/counters.js";
 import { keyRoutes } from "./routes/admin/keys.js";
 import { planRoutes } from "./routes/admin/plans.js";
 import { reportRoutes } from "./routes/admin/reports.js";
+import { statsRoutes } from "./routes/admin/stats.js";
 import { tokenRoutes } from "./routes/admin/tokens.js";
 import { adminUsageRoutes } from "./routes/admin/usage.js";
 import { checkRoutes } from "./routes/check.js";
+import { dashboardRoutes } from "./routes/dashboard.js";
 import { opsRoutes } from "./routes/ops.js";
+import { sessionRoutes } from "./routes/session.js";
 import { settleRoutes } from "./routes/settle.js";
 import type { App } from "./routes/types.js";
 import { usageRoutes } from "./routes/usage.js";
 import { StoreHealthLog } from "./store-health.js";
+import { Sessions } from "./session.js";
 
 export interface CreateServerOptions {
   config: ServerConfig;
@@ -173,7 +177,10 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
 
   const rawStore = options.store ?? (await openStore(config, clock, log));
   let limiterRef: { breakerState: "closed" | "open" | "half-open" } | undefined;
-  const metrics = new Metrics(() => limiterRef?.breakerState ?? "closed");
+  const metrics = new Metrics(
+    () => limiterRef?.breakerState ?? "closed",
+    () => clock.now(),
+  );
   // Claims go to the raw store: the same counters every instance shares, without the timing wrapper.
   const alerts = await openAlerts({ config, db, store: rawStore, registry: metrics.registry, log });
   let healthLog: StoreHealthLog | undefined;
@@ -274,6 +281,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     throttle: new AuthThrottle(config.auth.failedAttempts.limit, config.auth.failedAttempts.window, clock),
     clock,
     decisionSecrets: [secret],
+    sessions: new Sessions(secret, ms(config.dashboard.sessionLifetime), () => clock.now()),
   };
 
   const app = Fastify({
@@ -299,7 +307,12 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
         description:
           "Rate limits and usage quotas: decision API (service token) and admin API (admin tokens with roles).",
       },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer" },
+          session: { type: "apiKey", in: "cookie", name: "tollgate_session" },
+        },
+      },
       tags: [
         { name: "decision", description: "Decide, settle and peek (service token)" },
         {
@@ -357,6 +370,9 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   reportRoutes(app, ctx);
   auditRoutes(app, ctx);
   alertRoutes(app, ctx);
+  statsRoutes(app, ctx);
+  sessionRoutes(app, ctx);
+  await dashboardRoutes(app);
   await app.ready();
 
   let closed: Promise<void> | undefined;

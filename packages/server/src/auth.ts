@@ -5,6 +5,7 @@ import type { Catalog, TokenRecord } from "./catalog.js";
 import { HashCache } from "./hash-cache.js";
 import { problem, sendProblem } from "./problem.js";
 import { sameDigest } from "./secrets.js";
+import { csrfProblem, type Sessions, sessionCookie } from "./session.js";
 
 /** Who made a request, once authenticated. */
 export type Principal = Pick<TokenRecord, "id" | "name" | "role">;
@@ -66,6 +67,14 @@ export function resolveToken(catalog: Catalog, token: string): Principal | undef
   return { id: record.id, name: record.name, role: record.role };
 }
 
+/** The principal of an admin token by its id (sessions name the token by id, never by secret). */
+export function tokenById(catalog: Catalog, id: string): Principal | undefined {
+  for (const record of [...catalog.staticTokens.values(), ...catalog.tokensByHash.values()]) {
+    if (record.id === id) return { id: record.id, name: record.name, role: record.role };
+  }
+  return undefined;
+}
+
 async function reject(reply: FastifyReply, throttle: AuthThrottle, ip: string, status: 401, detail: string) {
   const wait = await throttle.fail(ip);
   if (wait !== undefined) {
@@ -79,6 +88,18 @@ async function reject(reply: FastifyReply, throttle: AuthThrottle, ip: string, s
   return sendProblem(reply, problem(status, detail));
 }
 
+/** 403 naming the role needed; `needed` is machine-readable for the dashboard's panel. */
+function forbidden(reply: FastifyReply, principal: Principal, needs: string) {
+  return sendProblem(
+    reply,
+    problem(
+      403,
+      `Your token's role (${principal.role}) may not do this: it needs ${needs}. Ask an admin for a token with that role.`,
+      { role: principal.role, needed: needs },
+    ),
+  );
+}
+
 /**
  * A preHandler admitting tokens whose role is in `roles` (decision API) or ranks at least
  * `minimum` (admin API). 401 when the token is missing or wrong, 403 when the role may not.
@@ -87,12 +108,33 @@ export function requireRole(
   catalog: Catalog,
   throttle: AuthThrottle,
   rule: { roles: Role[] } | { minimum: Exclude<Role, "service"> },
+  /** Admin routes also accept a dashboard session cookie instead of a bearer token. */
+  sessions?: Sessions,
 ): preHandlerHookHandler {
   const allowed = (role: Role) =>
     "roles" in rule ? rule.roles.includes(role) : role !== "service" && ROLE_RANK[role] >= ROLE_RANK[rule.minimum];
   const needs = "roles" in rule ? rule.roles.join(" or ") : `${rule.minimum} or higher`;
   return async (request, reply) => {
     const token = bearer(request);
+    const cookie = token === undefined && sessions ? sessionCookie(request) : undefined;
+    if (cookie !== undefined && sessions) {
+      const claims = sessions.verify(cookie);
+      const principal = claims ? tokenById(catalog, claims.tokenId) : undefined;
+      if (!principal) {
+        return reject(
+          reply,
+          throttle,
+          request.ip,
+          401,
+          "Your dashboard session has expired or its token was revoked: sign in again.",
+        );
+      }
+      const csrf = csrfProblem(request);
+      if (csrf) return sendProblem(reply, problem(403, csrf));
+      if (!allowed(principal.role)) return forbidden(reply, principal, needs);
+      request.principal = principal;
+      return;
+    }
     if (token === undefined) {
       return reject(
         reply,
@@ -112,15 +154,7 @@ export function requireRole(
         "Invalid or revoked token: check the token you send, or ask an admin for a new one.",
       );
     }
-    if (!allowed(principal.role)) {
-      return sendProblem(
-        reply,
-        problem(
-          403,
-          `Your token's role (${principal.role}) may not do this: it needs ${needs}. Ask an admin for a token with that role.`,
-        ),
-      );
-    }
+    if (!allowed(principal.role)) return forbidden(reply, principal, needs);
     request.principal = principal;
   };
 }

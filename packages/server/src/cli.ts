@@ -59,7 +59,7 @@ async function main(argv: string[]) {
   // Printed, not logged: logs are shipped and kept, and these tokens must appear exactly once.
   const lines = [
     `\nTollgate is listening on ${shown}`,
-    `  dashboard: ${shown}/  (placeholder; API docs at ${shown}/docs)`,
+    `  dashboard: ${shown}/  (sign in with an admin token; API docs at ${shown}/docs)`,
   ];
   const { adminToken, serviceToken } = server.firstStart;
   if (adminToken || serviceToken) {

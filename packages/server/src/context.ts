@@ -6,6 +6,7 @@ import type { Catalog } from "./catalog.js";
 import type { ServerConfig } from "./config/schema.js";
 import type { ServerLedger } from "./ledger.js";
 import type { Metrics } from "./metrics.js";
+import type { Sessions } from "./session.js";
 
 /** Everything the routes share, built once at start by `createServer`. */
 export interface ServerContext {
@@ -25,4 +26,6 @@ export interface ServerContext {
   clock: Clock;
   /** First secret signs; all verify (rotation). */
   decisionSecrets: string[];
+  /** Dashboard session cookies (signed, stateless). */
+  sessions: Sessions;
 }

@@ -1,6 +1,7 @@
 import type { BreakerState, Decision, Store } from "@tollgate/core";
 import type { LedgerStats } from "@tollgate/db";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { DecisionRate } from "./decision-rate.js";
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 
@@ -67,8 +68,11 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly breaker: Gauge;
+  /** Decisions per minute for the dashboard's live chart. */
+  readonly rate: DecisionRate;
 
-  constructor(breakerState: () => BreakerState) {
+  constructor(breakerState: () => BreakerState, now: () => number = Date.now) {
+    this.rate = new DecisionRate(now);
     this.breaker = new Gauge({
       name: "tollgate_breaker_state",
       help: "Circuit breaker over the counter store, worst over its nodes: 0 closed, 1 half-open, 2 open.",
@@ -149,6 +153,7 @@ export class Metrics {
     if (decision.degraded) this.degraded.inc({ category: cat });
     for (const { limit } of decision.missing ?? []) this.subjectMissing.inc({ limit, action: "deny", category: cat });
     for (const { limit } of decision.skipped ?? []) this.subjectMissing.inc({ limit, action: "skip", category: cat });
+    this.rate.record(decision);
     for (const status of decision.limits) {
       if (status.exceeded) this.limitExceeded.inc({ limit: status.name, mode: status.mode, category: cat });
     }

@@ -126,6 +126,12 @@ export const configSchema = z.strictObject({
       restoreTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
     })
     .prefault({}),
+  dashboard: z
+    .strictObject({
+      /** How long a dashboard sign-in lasts before the person must sign in again. */
+      sessionLifetime: duration.default("8h"),
+    })
+    .prefault({}),
   limits: limitList.optional(),
   plans: z.record(z.string(), z.strictObject({ limits: limitList })).optional(),
   categories: z

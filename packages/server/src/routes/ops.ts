@@ -2,23 +2,8 @@ import { z } from "zod";
 import type { ServerContext } from "../context.js";
 import type { App } from "./types.js";
 
-const PLACEHOLDER = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Tollgate</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:0 .2em}</style></head>
-<body><h1>Tollgate</h1>
-<p>The server is running. The dashboard is coming in a later release; this page is only a placeholder.</p>
-<ul>
-<li><a href="/docs">API documentation</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>)</li>
-<li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
-</ul>
-<p>Decide a request: <code>curl -H "Authorization: Bearer $SERVICE_TOKEN" -H "content-type: application/json" -d '{"subject":{"user":"u-42"},"category":"ops_triage"}' http://HOST/v1/check</code></p>
-</body></html>`;
-
-/** Operations: liveness, readiness (stores reachable), Prometheus metrics, and the placeholder page. */
+/** Operations: liveness, readiness (stores reachable), Prometheus metrics. */
 export function opsRoutes(app: App, ctx: ServerContext) {
-  app.get("/", { schema: { hide: true } }, async (_request, reply) =>
-    reply.type("text/html; charset=utf-8").send(PLACEHOLDER),
-  );
   app.get(
     "/healthz",
     {

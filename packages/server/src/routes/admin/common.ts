@@ -7,7 +7,7 @@ import { problem } from "../../problem.js";
 
 /** preHandler for an admin route needing at least `minimum`. */
 export const atLeast = (ctx: ServerContext, minimum: Exclude<Role, "service">): preHandlerHookHandler =>
-  requireRole(ctx.catalog, ctx.throttle, { minimum });
+  requireRole(ctx.catalog, ctx.throttle, { minimum }, ctx.sessions);
 
 /** Who did it, for the audit log (token id and name, never the token). */
 export const actorOf = (request: { principal?: { id: string; name: string; role: string } }) =>
@@ -22,4 +22,4 @@ export function configProblem(error: ConfigError, prefix: string) {
   });
 }
 
-export const security = [{ bearer: [] }];
+export const security: Record<string, string[]>[] = [{ bearer: [] }, { session: [] }];
