@@ -214,6 +214,8 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
         metrics.recordDecision(decision, input.category);
         alerts.hooks.onDecision(decision, input);
         if (decision.degraded) healthLog?.degraded();
+        // Peeks (usage views, the dashboard's own polling) are not traffic.
+        if (!input.dryRun && input.cost !== 0) metrics.rate.record(decision);
       },
       // Counted, not logged: the health log says it once per outage (see StoreHealthLog).
       onStoreError: (error, operation) => {

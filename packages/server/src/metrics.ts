@@ -153,7 +153,6 @@ export class Metrics {
     if (decision.degraded) this.degraded.inc({ category: cat });
     for (const { limit } of decision.missing ?? []) this.subjectMissing.inc({ limit, action: "deny", category: cat });
     for (const { limit } of decision.skipped ?? []) this.subjectMissing.inc({ limit, action: "skip", category: cat });
-    this.rate.record(decision);
     for (const status of decision.limits) {
       if (status.exceeded) this.limitExceeded.inc({ limit: status.name, mode: status.mode, category: cat });
     }

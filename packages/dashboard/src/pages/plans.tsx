@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { api } from "../api.js";
 import { can } from "../roles.js";
 import type { Limit, Plan, Role } from "../types.js";
-import { formatTime } from "../ui/format.js";
+import { formatTime, number } from "../ui/format.js";
 import { useLoad } from "../ui/hooks.js";
 import { LimitEditor } from "../ui/limit-editor.js";
 import { Failure } from "../ui/panels.js";
@@ -11,8 +11,8 @@ function describeLimit(limit: Limit): string {
   const span =
     limit.algorithm === "quota" ? `per ${limit.period ?? "month"}` : limit.window ? `per ${limit.window}` : "";
   return [
-    `${limit.limit} ${limit.unit ?? "requests"} ${span}`.trim(),
-    limit.burst ? `burst ${limit.burst}` : "",
+    `${number.format(limit.limit)} ${limit.unit ?? "requests"} ${span}`.trim(),
+    limit.burst ? `burst ${number.format(limit.burst)}` : "",
     limit.categories ? `in ${limit.categories.join(", ")}` : "",
   ]
     .filter(Boolean)

@@ -19,7 +19,7 @@ function asSubject(text: string): string | undefined {
 }
 
 function History(props: { subject: string }) {
-  const history = useLoad(() => api.history(props.subject, "hour"), [props.subject], 60000);
+  const history = useLoad(() => api.history(props.subject), [props.subject], 60000);
   if (history.error) {
     return history.error.unavailable ? (
       <Unavailable what="Usage history" />
@@ -44,7 +44,7 @@ function History(props: { subject: string }) {
       series={series}
       bars
       height={180}
-      summary={`Hourly usage of ${props.subject}: ${series.map((s) => `${s.label} ${s.values.reduce((a, b) => a + b, 0)}`).join(", ")} in total.`}
+      summary={`Usage history of ${props.subject}: ${series.map((s) => `${s.label} ${s.values.reduce((a, b) => a + b, 0)}`).join(", ")} in total.`}
     />
   );
 }

@@ -30,6 +30,7 @@ export function Chart(props: { times: number[]; series: Series[]; summary: strin
             label: s.label,
             stroke: s.color,
             width: 2,
+            points: { show: false },
             fill: `${s.color}22`,
             ...(props.bars ? { paths: uPlot.paths.bars?.({ size: [0.6, 40] }) } : {}),
           })),

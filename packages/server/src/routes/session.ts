@@ -15,7 +15,8 @@ const sessionSchema = z
   .meta({ id: "Session" });
 
 const csrfHeaders = z.looseObject({
-  [CSRF_HEADER]: z.literal("1").describe("Required: proves the call comes from a page of this server."),
+  // Checked by csrfProblem (403 with an explanation); declared here for the OpenAPI document.
+  [CSRF_HEADER]: z.string().optional().describe('Required, "1": proves the call comes from a page of this server.'),
 });
 
 /**

@@ -1,0 +1,250 @@
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, launchChromium, noChromium, SCREENSHOTS, type Served, serve } from "./harness.js";
+
+const axeSource = (createRequire(import.meta.url)("axe-core") as { source: string }).source;
+const skip = noChromium();
+
+describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)", () => {
+  let served: Served;
+  let browser: Browser;
+  const tokens: Record<"admin" | "operator" | "readonly", string> = { admin: "", operator: "", readonly: "" };
+
+  beforeAll(async () => {
+    // Three failed sign-ins per 4 s window, so the 429 test waits seconds, not a minute.
+    served = await serve({ TOLLGATE__auth__failedAttempts__limit: "3", TOLLGATE__auth__failedAttempts__window: "4s" });
+    tokens.admin = served.adminToken;
+    for (const role of ["operator", "readonly"] as const) {
+      const created = await call(served, "POST", "/v1/admin/tokens", served.adminToken, { name: `${role}-e2e`, role });
+      expect(created.status).toBe(201);
+      tokens[role] = created.body.token;
+    }
+    browser = await launchChromium();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.stop();
+  });
+
+  async function signedIn(role: keyof typeof tokens, options: { bypassCSP?: boolean } = {}) {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, ...options });
+    const page = await context.newPage();
+    await page.goto(`${served.url}/`);
+    await page.getByLabel("Admin token").fill(tokens[role]);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("who").waitFor();
+    return { context, page };
+  }
+
+  async function noSeriousViolations(page: Page, what: string) {
+    await page.addScriptTag({ content: axeSource });
+    const violations = (await page.evaluate(async () => {
+      // biome-ignore lint/suspicious/noExplicitAny: axe is injected into the page at run time
+      const result = await (window as any).axe.run(document, { resultTypes: ["violations"] });
+      return result.violations.map((v: { id: string; impact: string; nodes: { target: string[] }[] }) => ({
+        id: v.id,
+        impact: v.impact,
+        targets: v.nodes.map((n) => n.target.join(" ")).slice(0, 3),
+      }));
+    })) as { id: string; impact: string; targets: string[] }[];
+    const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(serious, `${what}: ${JSON.stringify(serious, null, 2)}`).toEqual([]);
+  }
+
+  it("happy: each role signs in to an HttpOnly SameSite=Strict session and is offered only what it may do", async () => {
+    for (const role of ["admin", "operator", "readonly"] as const) {
+      const { context, page } = await signedIn(role);
+      const [cookie] = await context.cookies();
+      expect(cookie).toMatchObject({ name: "tollgate_session", httpOnly: true, sameSite: "Strict" });
+      expect(cookie?.value).not.toContain(tokens[role]);
+      await expect(page.getByTestId("who").textContent()).resolves.toContain(role);
+
+      await page.goto(`${served.url}/#/subjects`);
+      await page.getByTestId("keys-table").or(page.getByText("No keys match.")).first().waitFor();
+      const createForm = page.getByRole("heading", { name: "Create an API key" });
+      expect(await createForm.count()).toBe(role === "readonly" ? 0 : 1);
+
+      await page.goto(`${served.url}/#/plans`);
+      await page.getByTestId("plan-free").waitFor();
+      expect(await page.getByRole("button", { name: "Edit plan free" }).count()).toBe(role === "admin" ? 1 : 0);
+
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByLabel("Admin token").waitFor();
+      expect(await context.cookies()).toEqual([]);
+      await context.close();
+    }
+  });
+
+  it("happy: an operator creates a key (secret once), uses it through /v1/check and watches its bar move", async () => {
+    const { context, page } = await signedIn("operator");
+    await page.goto(`${served.url}/#/subjects`);
+    await page.getByLabel("Owner").fill("org:acme");
+    await page.getByLabel("Plan").selectOption("free");
+    await page.getByLabel("Name (optional)").fill("ci");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const secret = await page.getByTestId("secret-value").inputValue();
+    expect(secret).toMatch(/^tg_live_/);
+    await expect(page.getByTestId("secret-once").textContent()).resolves.toContain("only time it is shown");
+    await page.getByTestId("bar-minute-used").waitFor();
+    expect(await page.getByTestId("bar-minute-used").textContent()).toBe("0 of 10 used");
+
+    for (let i = 0; i < 3; i++) {
+      const decision = await call(served, "POST", "/v1/check", served.serviceToken, { subject: { apiKey: secret } });
+      expect(decision.body.allowed).toBe(true);
+    }
+    // The detail polls every 3 s: the bar follows the counter without a reload.
+    await page.getByTestId("bar-minute-used").filter({ hasText: "3 of 10 used" }).waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("bar-month-used").textContent()).toBe("3 of 1,000 used");
+    await page.screenshot({ path: join(SCREENSHOTS, "subjects.png"), fullPage: true });
+    await page.getByRole("button", { name: "I have saved it" }).click();
+    expect(await page.getByTestId("secret-value").count()).toBe(0);
+    // Gone for good: the key list and the key itself never carry the secret again.
+    expect(JSON.stringify((await call(served, "GET", "/v1/admin/keys", tokens.operator)).body)).not.toContain(secret);
+
+    // Overview: the decisions just made are on the live chart's figures and the top consumers.
+    await page.goto(`${served.url}/#/overview`);
+    await page
+      .getByTestId("rate-now")
+      .filter({ hasText: /[1-9]\d* allowed/ })
+      .waitFor({ timeout: 15_000 });
+    await page
+      .getByRole("link", { name: /org:acme/ })
+      .first()
+      .waitFor();
+    await page.waitForTimeout(500); // let uPlot paint before the picture
+    await page.screenshot({ path: join(SCREENSHOTS, "overview.png"), fullPage: true });
+    await context.close();
+  });
+
+  it("happy: readonly sees keys and usage but no button that changes anything", async () => {
+    const created = await call(served, "POST", "/v1/admin/keys", tokens.admin, { owner: "user:u-7", plan: "basic" });
+    const { context, page } = await signedIn("readonly");
+    await page.goto(`${served.url}/#/subjects?s=key:${created.body.id}`);
+    await page.getByTestId("bar-minute-used").waitFor();
+    for (const name of [/^Rotate/, /^Revoke/, /^Reset/, "Create key", "Edit overrides", "Reset all counters"]) {
+      expect(await page.getByRole("button", { name }).count(), String(name)).toBe(0);
+    }
+    await page.goto(`${served.url}/#/plans`);
+    await page.getByTestId("plan-free").waitFor();
+    expect(await page.getByRole("button", { name: /^Edit/ }).count()).toBe(0);
+    // The server agrees: a change with the session cookie is refused with 403 naming the role.
+    const status = await page.evaluate(async () => {
+      const res = await fetch("/v1/admin/keys", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-tollgate-csrf": "1" },
+        body: JSON.stringify({ owner: "org:x", plan: "free" }),
+      });
+      return { status: res.status, body: await res.json() };
+    });
+    expect(status.status).toBe(403);
+    expect(status.body.detail).toContain("operator");
+    await context.close();
+  });
+
+  it("happy: an admin edits a plan; a bad value is shown beside its field", async () => {
+    const { context, page } = await signedIn("admin");
+    await page.goto(`${served.url}/#/plans`);
+    await page.getByRole("button", { name: "Edit plan basic" }).click();
+    await page.locator("#plan-basic-0-window").fill("soon");
+    await page.getByRole("button", { name: "Save" }).click();
+    const error = page.locator("#plan-basic-0-window-error");
+    await error.waitFor();
+    expect(await page.locator("#plan-basic-0-window").getAttribute("aria-invalid")).toBe("true");
+    await page.screenshot({ path: join(SCREENSHOTS, "plans.png"), fullPage: true });
+    await page.locator("#plan-basic-0-window").fill("1m");
+    await page.locator("#plan-basic-0-limit").fill("60");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByTestId("plan-basic").getByText("60 requests per 1m").waitFor();
+    const plans = await call(served, "GET", "/v1/admin/plans", tokens.admin);
+    expect(plans.body.plans.find((p: { name: string }) => p.name === "basic").limits[0].limit).toBe(60);
+    await context.close();
+  });
+
+  it("happy: a 429 shows the amber countdown, which reaches zero, and the retry succeeds", async () => {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${served.url}/`);
+    const input = page.getByLabel("Admin token");
+    let limited = false;
+    for (let i = 0; i < 6 && !limited; i++) {
+      await input.fill(`wrong-token-${i}`);
+      const answer = page.waitForResponse(
+        (res) => res.url().endsWith("/v1/session") && res.request().method() === "POST",
+      );
+      await page.getByRole("button", { name: "Sign in" }).click();
+      limited = (await answer).status() === 429;
+    }
+    expect(limited).toBe(true);
+    await page.getByTestId("limited-panel").waitFor();
+    const message = await page.getByTestId("limited-message").textContent();
+    expect(message).toMatch(/^Try again in [1-4] seconds?$/);
+    await page.screenshot({ path: join(SCREENSHOTS, "rate-limited.png") });
+    // Record every text the panel shows, in the page, so no tick is missed by polling from here.
+    await page.evaluate(() => {
+      const target = document.querySelector('[data-testid="limited-message"]') as HTMLElement;
+      const seen = [target.textContent];
+      (window as unknown as { seen: unknown }).seen = seen;
+      new MutationObserver(() => seen.push(target.textContent)).observe(target, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
+    await input.fill(tokens.operator);
+    await page
+      .getByRole("button", { name: "Retry", exact: true })
+      .and(page.locator(":enabled"))
+      .waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("limited-message").textContent()).toBe("You can try again now.");
+    const seen = (await page.evaluate(() => (window as unknown as { seen: string[] }).seen)).filter(
+      (text, i, all) => text !== all[i - 1],
+    );
+    // Every second from the first message down to 1, then the end: a countdown, not a jump.
+    const first = Number(/(\d+)/.exec(message as string)?.[1]);
+    const expected = Array.from({ length: first }, (_, i) => first - i).map(
+      (n) => `Try again in ${n} second${n === 1 ? "" : "s"}`,
+    );
+    expect(seen).toEqual([...expected, "You can try again now."]);
+    await page.getByRole("button", { name: "Retry", exact: true }).click();
+    await page.getByTestId("who").waitFor();
+    expect(await page.getByTestId("who").textContent()).toContain("operator");
+    await context.close();
+  });
+
+  it("accessibility: axe finds no serious or critical violation on any page", async () => {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(`${served.url}/`);
+    await page.getByLabel("Admin token").waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, "sign-in.png") });
+    await noSeriousViolations(page, "sign in");
+    await page.getByLabel("Admin token").fill(tokens.admin);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByTestId("who").waitFor();
+    const key = (await call(served, "GET", "/v1/admin/keys", tokens.admin)).body.keys[0].id;
+    const pages: [string, string, () => Promise<unknown>][] = [
+      ["overview", "#/overview", () => page.getByTestId("rate-now").waitFor()],
+      ["subjects", `#/subjects?s=key:${key}`, () => page.getByTestId("bar-minute").waitFor()],
+      ["plans", "#/plans", () => page.getByTestId("plan-free").waitFor()],
+      ["alerts", "#/alerts", () => page.getByRole("heading", { name: "Alerts" }).waitFor()],
+    ];
+    for (const [name, hash, ready] of pages) {
+      await page.goto(`${served.url}/${hash}`);
+      await ready();
+      await page.waitForTimeout(300);
+      if (name === "alerts") await page.screenshot({ path: join(SCREENSHOTS, "alerts.png"), fullPage: true });
+      await noSeriousViolations(page, name);
+    }
+    // Keyboard: the skip link is the first stop and every nav link is reachable by Tab.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Overview");
+    await context.close();
+  });
+});
