@@ -4,6 +4,7 @@
 import { type Clock, createLimiter, type Limiter, memoryStore, type Store } from "@tollgate/core";
 import { rateLimit } from "@tollgate/http/express";
 import express, { type Express as Application, type NextFunction, type Request, type Response } from "express";
+import { servePage } from "./page.js";
 
 declare global {
   namespace Express {
@@ -89,5 +90,6 @@ export function createApp(options: TriageAppOptions = {}): Application {
       res.json({ summary: `Triage for incident ${String(req.body?.incident ?? "?")}: check the last deploy.` });
     },
   );
+  servePage(app, { authenticate, canAsk: (user) => ALLOWED_ROLES.has(user.role) });
   return app;
 }

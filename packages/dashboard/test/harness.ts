@@ -1,27 +1,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { missing } from "@tollgate/testkit";
-import { type Browser, chromium } from "playwright-core";
+import { chromiumBinary, missing } from "@tollgate/testkit";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, "..", "..", "server", "dist", "cli.js");
 export const SCREENSHOTS = join(here, "..", "..", "..", "docs", "screenshots");
 
-/** Debian's chromium; never a downloaded browser. */
-export const CHROMIUM = "/usr/bin/chromium";
-
 /** True (after a loud SKIPPED, or a throw under CI=true) when chromium is not installed. */
-export const noChromium = () => missing(existsSync(CHROMIUM) ? CHROMIUM : undefined, "chromium (/usr/bin/chromium)");
+export const noChromium = () => missing(chromiumBinary, "chromium (/usr/bin/chromium)");
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-}
+export { launchChromium } from "@tollgate/testkit";
 
 export interface Served {
   url: string;

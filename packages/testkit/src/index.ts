@@ -1,4 +1,5 @@
 export { findBinary, freePort, missing } from "./binaries.js";
+export { chromiumBinary, launchChromium } from "./chromium.js";
 export { initdbBinary, type PostgresServer, pgCtlBinary, startPostgres } from "./postgres.js";
 export {
   type RedisCluster,
