@@ -5,6 +5,7 @@ import { type CacheBackend, type Clock, createLimiter, type Limiter, memoryStore
 import { memoryCache, resultCache } from "@tollgate/http";
 import { rateLimit, usage } from "@tollgate/http/express";
 import express, { type Express as Application, type Request } from "express";
+import { servePage } from "./page.js";
 
 declare global {
   namespace Express {
@@ -93,5 +94,6 @@ export function createApp(options: GeneratorAppOptions = {}): Application {
       res.json({ result: value, cache_hit, cache_age_seconds });
     },
   );
+  servePage(app);
   return app;
 }
