@@ -128,10 +128,9 @@ export const api = {
   top: async () => rowsOf(await call<Record<string, unknown>>("top")).map(toConsumer),
   nearLimit: async (ratio = 0.8) =>
     rowsOf(await call<Record<string, unknown>>("nearLimit", { query: { ratio } })).map(toConsumer),
-  history: async (subject: string, granularity: "hour" | "day" = "hour") => {
-    const body = await call<{ subject: string; points: HistoryPoint[] }>("history", {
-      query: { subject, granularity },
-    });
+  /** Usage history at the server's default granularity (hourly or daily points). */
+  history: async (subject: string) => {
+    const body = await call<{ subject: string; points: HistoryPoint[] }>("history", { query: { subject } });
     return body.points ?? [];
   },
   /**

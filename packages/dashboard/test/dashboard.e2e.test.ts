@@ -66,11 +66,14 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
 
       await page.goto(`${served.url}/#/subjects`);
       await page.getByTestId("keys-table").or(page.getByText("No keys match.")).first().waitFor();
+      // Every load of the page has answered (the create form waits for the plan list).
+      await page.waitForLoadState("networkidle");
       const createForm = page.getByRole("heading", { name: "Create an API key" });
       expect(await createForm.count()).toBe(role === "readonly" ? 0 : 1);
 
       await page.goto(`${served.url}/#/plans`);
       await page.getByTestId("plan-free").waitFor();
+      await page.waitForLoadState("networkidle");
       expect(await page.getByRole("button", { name: "Edit plan free" }).count()).toBe(role === "admin" ? 1 : 0);
 
       await page.getByRole("button", { name: "Sign out" }).click();
