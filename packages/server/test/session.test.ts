@@ -164,3 +164,18 @@ describe("dashboard and statistics", () => {
     expect(now.allowed + now.denied + now.monitored - (base.allowed + base.denied + base.monitored)).toBe(4);
   });
 });
+
+describe("usage of one subject", () => {
+  it("happy: an API key's bars include its overrides by default", async () => {
+    const key = await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "org:ovr", plan: "free" });
+    await server.call("PUT", `/v1/admin/keys/${key.body.id}/overrides`, ADMIN, {
+      limits: [{ name: "minute", per: "key", algorithm: "fixed-window", limit: 3, window: "1m" }],
+    });
+    const usage = await server.call("GET", `/v1/admin/usage/subject?subject=key:${key.body.id}`, tokens.readonly);
+    expect(usage.status).toBe(200);
+    expect(usage.body.limits.map((l: { name: string; limit: number }) => [l.name, l.limit])).toEqual([
+      ["minute", 3],
+      ["month", 1000],
+    ]);
+  });
+});

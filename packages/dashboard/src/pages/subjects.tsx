@@ -51,11 +51,8 @@ function History(props: { subject: string }) {
 
 /** One subject: a bar per limit with its reset countdown, history, and what the role may change. */
 function SubjectDetail(props: { subject: string; apiKey: ApiKey | undefined; role: Role; onChanged: () => void }) {
-  const usage = useLoad(
-    () => api.subjectUsage(props.subject, props.apiKey?.plan),
-    [props.subject, props.apiKey?.plan],
-    3000,
-  );
+  // A key's own limits (plan and overrides) are the server's default for `key:ID`.
+  const usage = useLoad(() => api.subjectUsage(props.subject), [props.subject], 3000);
   const now = useNow();
   const [editing, setEditing] = useState(false);
   const [notice, setNotice] = useState<string>();

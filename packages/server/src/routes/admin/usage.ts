@@ -20,7 +20,7 @@ export function adminUsageRoutes(app: App, ctx: ServerContext) {
       preHandler: atLeast(ctx, "readonly"),
       schema: {
         tags: ["admin"],
-        summary: "Current counters of one subject (peek)",
+        summary: "Current counters of one subject (peek); an API key (`key:ID`) gets its plan and overrides by default",
         security,
         querystring: z.strictObject({
           subject: subjectRef,
@@ -31,7 +31,10 @@ export function adminUsageRoutes(app: App, ctx: ServerContext) {
       },
     },
     async (request) => {
-      const { subject, plan, category } = request.query;
+      const { subject, category } = request.query;
+      // An API key's own limits: its plan with its overrides, unless a plan is asked for.
+      const key = subject.startsWith("key:") ? ctx.catalog.keysById.get(subject.slice(4)) : undefined;
+      const plan = request.query.plan ?? key?.effectivePlan;
       const decision = await ctx.limiter.peek({
         subject: toSubject(subject),
         ...(plan ? { plan } : {}),
