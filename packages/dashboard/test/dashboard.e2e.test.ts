@@ -12,6 +12,15 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
   let served: Served;
   let browser: Browser;
   const tokens: Record<"admin" | "operator" | "readonly", string> = { admin: "", operator: "", readonly: "" };
+  // Anything the browser reports as refused by the Content-Security-Policy, or a script error.
+  const pageProblems: string[] = [];
+  const watch = (page: Page) => {
+    page.on("console", (message) => {
+      if (/Content.Security.Policy|Refused to/i.test(message.text())) pageProblems.push(message.text());
+    });
+    page.on("pageerror", (error) => pageProblems.push(error.message));
+    return page;
+  };
 
   beforeAll(async () => {
     // Three failed sign-ins per 4 s window, so the 429 test waits seconds, not a minute.
@@ -33,7 +42,7 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
 
   async function signedIn(role: keyof typeof tokens, options: { bypassCSP?: boolean } = {}) {
     const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, ...options });
-    const page = await context.newPage();
+    const page = watch(await context.newPage());
     await page.goto(`${served.url}/`);
     await page.getByLabel("Admin token").fill(tokens[role]);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -170,7 +179,7 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
 
   it("happy: a 429 shows the amber countdown, which reaches zero, and the retry succeeds", async () => {
     const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
-    const page = await context.newPage();
+    const page = watch(await context.newPage());
     await page.goto(`${served.url}/`);
     const input = page.getByLabel("Admin token");
     let limited = false;
@@ -217,6 +226,10 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
     await page.getByTestId("who").waitFor();
     expect(await page.getByTestId("who").textContent()).toContain("operator");
     await context.close();
+  });
+
+  it("security: the pages ran under their strict Content-Security-Policy without a refusal or script error", () => {
+    expect(pageProblems).toEqual([]);
   });
 
   it("accessibility: axe finds no serious or critical violation on any page", async () => {
