@@ -228,6 +228,61 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
     await context.close();
   });
 
+  it("happy: usage history and alert deliveries render in their documented shapes (routed: not on this server yet)", async () => {
+    // The usage ledger's history and the alert delivery log are served by later server versions;
+    // until then this server answers 501 / a list of sinks. Their documented answers are routed in
+    // here so the pages that read them are exercised in the browser all the same.
+    const { context, page } = await signedIn("readonly");
+    const hour = Date.UTC(2026, 10, 29, 10);
+    await page.route("**/v1/admin/usage/history?*", (route) =>
+      route.fulfill({
+        json: {
+          subject: "key:key_hist",
+          points: [0, 1, 2].flatMap((i) => [
+            {
+              start: new Date(hour + i * 3_600_000).toISOString(),
+              limit: "minute",
+              category: null,
+              used: 10 * (i + 1),
+            },
+            { start: new Date(hour + i * 3_600_000).toISOString(), limit: "month", category: null, used: 5 },
+          ]),
+        },
+      }),
+    );
+    await page.route("**/v1/admin/alerts", (route) =>
+      route.fulfill({
+        json: {
+          deliveries: [
+            {
+              id: "dlv_1",
+              type: "threshold_crossed",
+              time: new Date(hour).toISOString(),
+              sink: "ops",
+              status: "failed",
+              attempts: 5,
+              lastError: "HTTP 500 from the receiver",
+              payload: { subject: "org:acme", category: "llm_call", count: 16, threshold: 15 },
+            },
+          ],
+        },
+      }),
+    );
+    await page.goto(`${served.url}/#/subjects?s=user:hist`);
+    const chart = page.getByRole("img", { name: /^Usage history of user:hist/ });
+    await chart.waitFor();
+    expect(await chart.getAttribute("aria-label")).toBe("Usage history of user:hist: minute 60, month 15 in total.");
+    expect(await chart.locator("canvas").count()).toBe(1);
+    await page.goto(`${served.url}/#/alerts`);
+    const row = page.getByRole("row", { name: /threshold_crossed/ });
+    await row.waitFor();
+    expect(await row.textContent()).toContain("failed");
+    expect(await row.textContent()).toContain("HTTP 500 from the receiver");
+    await row.getByText("Show").click();
+    expect(await row.locator("pre").textContent()).toContain('"threshold": 15');
+    await context.close();
+  });
+
   it("security: the pages ran under their strict Content-Security-Policy without a refusal or script error", () => {
     expect(pageProblems).toEqual([]);
   });
