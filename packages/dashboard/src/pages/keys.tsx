@@ -16,7 +16,13 @@ export function SecretOnce(props: { created: CreatedKey; onDone: () => void }) {
         <label for="secret-value" class="sr-only">
           Secret
         </label>
-        <input id="secret-value" readOnly value={props.created.secret} data-testid="secret-value" />
+        <input
+          id="secret-value"
+          class="secret-input"
+          readOnly
+          value={props.created.secret}
+          data-testid="secret-value"
+        />
         <button
           type="button"
           onClick={async () => {

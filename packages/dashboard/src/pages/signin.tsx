@@ -40,6 +40,7 @@ export function SignIn(props: { onSignedIn: (session: Session) => void }) {
         <label for="token">Admin token</label>
         <input
           id="token"
+          class="signin-input"
           type="password"
           autocomplete="current-password"
           value={token}
