@@ -7,11 +7,17 @@ import { useLoad } from "../ui/hooks.js";
 import { LimitEditor } from "../ui/limit-editor.js";
 import { Failure } from "../ui/panels.js";
 
+/** "1 request", "20 requests", "5 tokens", "10 usd". */
+function unitWord(limit: Limit): string {
+  const unit = limit.unit ?? "requests";
+  return limit.limit === 1 && unit.endsWith("s") ? unit.slice(0, -1) : unit;
+}
+
 function describeLimit(limit: Limit): string {
   const span =
     limit.algorithm === "quota" ? `per ${limit.period ?? "month"}` : limit.window ? `per ${limit.window}` : "";
   return [
-    `${number.format(limit.limit)} ${limit.unit ?? "requests"} ${span}`.trim(),
+    `${number.format(limit.limit)} ${unitWord(limit)} ${span}`.trim(),
     limit.burst ? `burst ${number.format(limit.burst)}` : "",
     limit.categories ? `in ${limit.categories.join(", ")}` : "",
   ]
