@@ -133,6 +133,44 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
     await context.close();
   });
 
+  it("happy: an operator sets a key's overrides, resets its counter, rotates and revokes it", async () => {
+    const created = await call(served, "POST", "/v1/admin/keys", tokens.admin, { owner: "org:ops", plan: "free" });
+    const { id, secret } = created.body as { id: string; secret: string };
+    for (let i = 0; i < 2; i++) {
+      await call(served, "POST", "/v1/check", served.serviceToken, { subject: { apiKey: secret } });
+    }
+    const { context, page } = await signedIn("operator");
+    page.on("dialog", (dialog) => dialog.accept());
+    await page.goto(`${served.url}/#/subjects?s=key:${id}`);
+    await page.getByTestId("bar-minute-used").filter({ hasText: "2 of 10 used" }).waitFor();
+
+    // Override: this key gets 3 a minute instead of its plan's 10.
+    await page.getByRole("button", { name: "Edit overrides" }).click();
+    await page.getByRole("button", { name: "Add limit" }).click();
+    await page.locator("#override-0-name").fill("minute");
+    await page.locator("#override-0-per").selectOption("key");
+    await page.locator("#override-0-limit").fill("3");
+    await page.locator("#override-0-window").fill("1m");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByTestId("bar-minute-used").filter({ hasText: "2 of 3 used" }).waitFor({ timeout: 15_000 });
+
+    await page.getByRole("button", { name: "Reset minute" }).click();
+    await page.getByTestId("bar-minute-used").filter({ hasText: "0 of 3 used" }).waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("bar-month-used").textContent()).toBe("2 of 1,000 used");
+
+    await page.getByRole("button", { name: `Rotate ${id}` }).click();
+    const rotated = await page.getByTestId("secret-value").inputValue();
+    expect(rotated).not.toBe(secret);
+    const old = await call(served, "POST", "/v1/check", served.serviceToken, { subject: { apiKey: secret } });
+    expect(old.body.reason).toBe("invalid_key");
+
+    await page.getByRole("button", { name: `Revoke ${id}` }).click();
+    await page.getByTestId(`key-row-${id}`).getByText("revoked").waitFor();
+    const revoked = await call(served, "POST", "/v1/check", served.serviceToken, { subject: { apiKey: rotated } });
+    expect(revoked.body.reason).toBe("invalid_key");
+    await context.close();
+  });
+
   it("happy: readonly sees keys and usage but no button that changes anything", async () => {
     const created = await call(served, "POST", "/v1/admin/keys", tokens.admin, { owner: "user:u-7", plan: "basic" });
     const { context, page } = await signedIn("readonly");
