@@ -139,11 +139,12 @@ export const api = {
    */
   alerts: async (): Promise<{ deliveries?: AlertDelivery[]; sinks: string[] }> => {
     const body = await call<Record<string, unknown>>("alerts");
-    const list = (body.deliveries ?? body.alerts ?? body.items ?? []) as Record<string, unknown>[];
-    if (list.length > 0 && list.every((row) => typeof row.status !== "string")) {
-      return { sinks: list.map((row) => `${str(row.name) ?? "?"} (${str(row.type) ?? "?"})`) };
-    }
-    if (!("deliveries" in body) && list.length === 0 && Array.isArray(body.alerts)) return { sinks: [] };
-    return { deliveries: list as AlertDelivery[], sinks: [] };
+    const describe = (row: Record<string, unknown>) =>
+      `${str(row.name) ?? "?"} (${str(row.type) ?? "?"}${str(row.target) ? `, ${str(row.target)}` : ""})`;
+    const sinks = Array.isArray(body.sinks) ? (body.sinks as Record<string, unknown>[]).map(describe) : [];
+    if (Array.isArray(body.deliveries)) return { deliveries: body.deliveries as AlertDelivery[], sinks };
+    // An older server lists only its configured sinks, as `alerts`.
+    const older = Array.isArray(body.alerts) ? (body.alerts as Record<string, unknown>[]) : [];
+    return { sinks: older.map(describe) };
   },
 };

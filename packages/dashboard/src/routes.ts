@@ -22,7 +22,7 @@ export const ROUTES = {
   top: { method: "get", path: "/v1/admin/usage/top" },
   nearLimit: { method: "get", path: "/v1/admin/usage/near-limit" },
   history: { method: "get", path: "/v1/admin/usage/history", optional: true },
-  alerts: { method: "get", path: "/v1/admin/alerts", optional: true },
+  alerts: { method: "get", path: "/v1/admin/alerts" },
 } as const satisfies Record<string, { method: string; path: string; optional?: boolean }>;
 
 export type RouteName = keyof typeof ROUTES;

@@ -279,10 +279,10 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
     await context.close();
   });
 
-  it("happy: usage history and alert deliveries render in their documented shapes (routed: not on this server yet)", async () => {
-    // The usage ledger's history and the alert delivery log are served by later server versions;
-    // until then this server answers 501 / a list of sinks. Their documented answers are routed in
-    // here so the pages that read them are exercised in the browser all the same.
+  it("happy: usage history and alert deliveries render in their documented shapes (routed)", async () => {
+    // The usage ledger's history is served by a later server version (this one answers 501), and a
+    // real delivery needs a failing webhook receiver: their documented answers are routed in here so
+    // the pages that read them are exercised in the browser all the same.
     const { context, page } = await signedIn("readonly");
     const hour = Date.UTC(2026, 10, 29, 10);
     await page.route("**/v1/admin/usage/history?*", (route) =>
@@ -304,16 +304,23 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
     await page.route("**/v1/admin/alerts", (route) =>
       route.fulfill({
         json: {
+          sinks: [{ name: "ops", type: "webhook", target: "https://hooks.example", severity: "warning" }],
+          routes: [],
           deliveries: [
             {
               id: "dlv_1",
+              eventId: "evt_1",
               type: "threshold_crossed",
-              time: new Date(hour).toISOString(),
+              subject: "org:acme",
               sink: "ops",
-              status: "failed",
+              sinkType: "webhook",
+              target: "https://hooks.example",
+              status: "dead",
               attempts: 5,
               lastError: "HTTP 500 from the receiver",
-              payload: { subject: "org:acme", category: "llm_call", count: 16, threshold: 15 },
+              createdAt: new Date(hour).toISOString(),
+              updatedAt: new Date(hour).toISOString(),
+              event: { subject: "org:acme", category: "llm_call", count: 16, threshold: 15 },
             },
           ],
         },
@@ -327,7 +334,7 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
     await page.goto(`${served.url}/#/alerts`);
     const row = page.getByRole("row", { name: /threshold_crossed/ });
     await row.waitFor();
-    expect(await row.textContent()).toContain("failed");
+    expect(await row.textContent()).toContain("dead");
     expect(await row.textContent()).toContain("HTTP 500 from the receiver");
     await row.getByText("Show").click();
     expect(await row.locator("pre").textContent()).toContain('"threshold": 15');

@@ -45,6 +45,20 @@ describe("dashboard client vs /openapi.json", () => {
     expect(Object.keys(okSchema("/v1/admin/keys", "post").properties)).toContain("secret");
     const usage = okSchema("/v1/admin/usage/subject", "get").properties.limits.items;
     expect(Object.keys(usage.properties)).toEqual(expect.arrayContaining(["name", "used", "limit", "reset"]));
+    const delivery = resolve(okSchema("/v1/admin/alerts", "get").properties.deliveries.items);
+    expect(Object.keys(delivery.properties)).toEqual(
+      expect.arrayContaining([
+        "id",
+        "type",
+        "subject",
+        "sink",
+        "status",
+        "attempts",
+        "lastError",
+        "createdAt",
+        "event",
+      ]),
+    );
     const plan = okSchema("/v1/admin/plans", "get").properties.plans.items;
     expect(Object.keys(plan.properties)).toEqual(expect.arrayContaining(["name", "limits", "updatedAt"]));
   });

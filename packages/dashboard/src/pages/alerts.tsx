@@ -23,9 +23,13 @@ export function Alerts(props: { role: Role }) {
           {alerts.data.sinks.length > 0 && <p>Configured alert sinks: {alerts.data.sinks.join(", ")}.</p>}
         </section>
       ) : deliveries.length === 0 ? (
-        <p class="muted">No alerts have been sent.</p>
+        <section class="card">
+          <p class="muted">No alerts have been sent.</p>
+          {alerts.data.sinks.length > 0 && <p>Alert sinks: {alerts.data.sinks.join(", ")}.</p>}
+        </section>
       ) : (
         <section class="card">
+          {alerts.data.sinks.length > 0 && <p>Alert sinks: {alerts.data.sinks.join(", ")}.</p>}
           <table>
             <caption class="sr-only">Alert deliveries, newest first</caption>
             <thead>
@@ -55,7 +59,7 @@ export function Alerts(props: { role: Role }) {
                   <td>
                     <details>
                       <summary>Show</summary>
-                      <pre>{JSON.stringify(d.payload ?? d, null, 2)}</pre>
+                      <pre>{JSON.stringify(d.payload ?? d.event ?? d, null, 2)}</pre>
                     </details>
                   </td>
                 </tr>
