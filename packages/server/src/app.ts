@@ -48,8 +48,8 @@ import { sessionRoutes } from "./routes/session.js";
 import { settleRoutes } from "./routes/settle.js";
 import type { App } from "./routes/types.js";
 import { usageRoutes } from "./routes/usage.js";
-import { StoreHealthLog } from "./store-health.js";
 import { Sessions } from "./session.js";
+import { StoreHealthLog } from "./store-health.js";
 
 export interface CreateServerOptions {
   config: ServerConfig;
