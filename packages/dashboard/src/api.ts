@@ -99,7 +99,8 @@ export function toConsumer(row: Record<string, unknown>): Consumer {
     ...(plan ? { plan } : {}),
     ...(limitName ? { limit: limitName } : {}),
     used: fullest ? num(fullest.used) : num(row.used ?? row.quantity ?? row.total),
-    max: fullest ? num(fullest.limit) : num(typeof row.limit === "number" ? row.limit : row.max),
+    // The ledger's near-limit rows carry `capacity`; its top rows carry no limit size.
+    max: fullest ? num(fullest.limit) : num(row.capacity ?? row.max ?? (typeof row.limit === "number" ? row.limit : 0)),
   };
 }
 

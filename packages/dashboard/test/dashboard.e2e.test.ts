@@ -125,10 +125,11 @@ describe.skipIf(skip)("dashboard in a real browser (chromium + tollgate serve)",
       .getByTestId("rate-now")
       .filter({ hasText: /[1-9]\d* allowed/ })
       .waitFor({ timeout: 15_000 });
+    // Top consumers: the key just used (the usage ledger writes it within a second).
     await page
-      .getByRole("link", { name: /org:acme/ })
+      .getByRole("link", { name: /^key:key_/ })
       .first()
-      .waitFor();
+      .waitFor({ timeout: 15_000 });
     await page.waitForTimeout(500); // let uPlot paint before the picture
     await page.screenshot({ path: join(SCREENSHOTS, "overview.png"), fullPage: true });
     await context.close();
