@@ -42,8 +42,8 @@ function ConsumerTable(props: { rows: Consumer[]; caption: string; empty: string
 /** Decisions per minute (live), store health, top consumers, near-limit subjects and recent alerts. */
 export function Overview(props: { role: Role }) {
   const stats = useLoad(() => api.stats(), [], 5000);
-  const top = useLoad(() => api.top(), [], 15000);
-  const near = useLoad(() => api.nearLimit(0.8), [], 15000);
+  const top = useLoad(() => api.top(), [], 5000);
+  const near = useLoad(() => api.nearLimit(0.8), [], 5000);
   const alerts = useLoad(() => api.alerts(), [], 15000);
   const minutes = stats.data?.minutes ?? [];
   const last = minutes[minutes.length - 1];
