@@ -21,10 +21,73 @@ export const REDACT_PATHS = [
   "token",
 ];
 
+/** Query parameters whose values are kept in logs: names of plans, categories and page sizes, never ids or secrets. */
+const LOGGED_QUERY_VALUES = new Set(["category", "plan", "period", "limit", "ratio", "before"]);
+
+/**
+ * The request as logged. The path is the matched route's template (`/v1/admin/keys/:id`), never
+ * the raw URL, and query values are kept only for the harmless parameters above: a secret a
+ * client puts in a URL (`?apiKey=...`, a token as a path segment) never reaches the logs.
+ */
+export function requestForLog(request: {
+  method: string;
+  url: string;
+  ip?: string;
+  routeOptions?: { url?: string | undefined };
+}) {
+  const queryAt = request.url.indexOf("?");
+  const query = queryAt === -1 ? "" : request.url.slice(queryAt + 1);
+  const shownQuery = query
+    ? `?${query
+        .split("&")
+        .map((pair) => {
+          const eq = pair.indexOf("=");
+          const name = eq === -1 ? pair : pair.slice(0, eq);
+          const shownName = /^[A-Za-z0-9_.-]{1,32}$/.test(name) ? name : "[name]";
+          if (eq === -1) return shownName;
+          const value = pair.slice(eq + 1);
+          return `${shownName}=${LOGGED_QUERY_VALUES.has(name) && /^[A-Za-z0-9_.-]{0,64}$/.test(value) ? value : "[redacted]"}`;
+        })
+        .join("&")}`
+    : "";
+  let route: string | undefined;
+  try {
+    route = request.routeOptions?.url;
+  } catch {
+    // A request rejected before routing (bad URL) has no route context.
+  }
+  return {
+    method: request.method,
+    url: `${route ?? "(no matching route)"}${shownQuery}`,
+    ...(request.ip ? { remoteAddress: request.ip } : {}),
+  };
+}
+
+/**
+ * An error as logged: its class, message, code and stack, nothing else. Database drivers attach
+ * the failing query's parameters (secret hashes, key prefixes) and detail lines quoting stored
+ * values to their errors; those fields are dropped here by construction.
+ */
+export function errorForLog(error: unknown) {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    type: error.constructor?.name ?? "Error",
+    message: error.message,
+    ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+    ...(error.stack ? { stack: error.stack } : {}),
+  };
+}
+
 /** The server's JSON logger (pino), with redaction; `destination` lets tests capture it. */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
-    { level, redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: { service: "tollgate" } },
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      base: { service: "tollgate" },
+      serializers: { req: requestForLog, err: errorForLog },
+    },
     destination ?? pino.destination(1),
   );
 }
