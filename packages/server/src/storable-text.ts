@@ -8,6 +8,7 @@ export interface UnstorableText {
 }
 
 // One cheap test per string; only a hit pays for the precise checks below.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point
 const SUSPECT = /[\u0000\ud800-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
