@@ -56,18 +56,26 @@ async function main(argv: string[]) {
   const address = await server.app.listen({ port: config.server.port, host: config.server.host });
   const shown = address.replace("://[::1]", "://localhost").replace("://127.0.0.1", "://localhost");
 
-  // Printed, not logged: logs are shipped and kept, and these tokens must appear exactly once.
+  // The banner goes to stderr: stdout carries the JSON logs, which are shipped and kept, and
+  // first-start tokens must appear exactly once, where only the person starting the server sees them.
   const lines = [
     `\nTollgate is listening on ${shown}`,
     `  dashboard: ${shown}/  (placeholder; API docs at ${shown}/docs)`,
+    `  catalog (plans, keys, tokens, audit): ${server.ctx.db.kind === "pglite" ? `embedded database in ${config.stores.database.dir}` : "Postgres"}`,
+    `  counters: ${server.ctx.store.name === "memory" ? "in memory: usage, monthly quotas included, starts from zero on restart" : `${server.ctx.store.name} (usage lasts as long as its data does)`}`,
   ];
   const { adminToken, serviceToken } = server.firstStart;
   if (adminToken || serviceToken) {
-    lines.push("", "  First start: these tokens are shown ONCE and stored only as hashes. Save them now.");
-    if (adminToken) lines.push(`  admin token:   ${adminToken}`);
-    if (serviceToken) lines.push(`  service token: ${serviceToken}`);
+    lines.push(
+      "",
+      "  First start: these tokens are shown ONCE and stored only as hashes. Save them now;",
+      "  paste these lines into the shell you call Tollgate from:",
+      "",
+    );
+    if (serviceToken) lines.push(`export TOLLGATE_SERVICE_TOKEN=${serviceToken}`);
+    if (adminToken) lines.push(`export TOLLGATE_ADMIN_TOKEN=${adminToken}`);
   }
-  process.stdout.write(`${lines.join("\n")}\n\n`);
+  process.stderr.write(`${lines.join("\n")}\n\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
