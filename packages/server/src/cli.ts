@@ -77,23 +77,29 @@ async function main(argv: string[]) {
   }
   process.stderr.write(`${lines.join("\n")}\n\n`);
 
+  // Logging must not stop a shutdown: when whoever read stdout is gone, a write fails (EPIPE).
+  const say = (write: () => void) => {
+    try {
+      write();
+    } catch {}
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    server.log.info({ signal }, "shutting down: draining requests, closing stores");
     const timer = setTimeout(() => {
-      server.log.error("shutdown timed out; exiting");
+      say(() => server.log.error("shutdown timed out; exiting"));
       process.exit(1);
     }, config.server.shutdownTimeout * 1000);
     timer.unref();
+    say(() => server.log.info({ signal }, "shutting down: draining requests, closing stores"));
     server.close().then(
       () => {
-        server.log.info("stopped");
+        say(() => server.log.info("stopped"));
         process.exit(0);
       },
       (error: unknown) => {
-        server.log.error({ err: error }, "error during shutdown");
+        say(() => server.log.error({ err: error }, "error during shutdown"));
         process.exit(1);
       },
     );
