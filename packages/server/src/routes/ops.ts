@@ -11,7 +11,7 @@ const PLACEHOLDER = `<!doctype html>
 <li><a href="/docs">API documentation</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>)</li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, <a href="/metrics">/metrics</a></li>
 </ul>
-<p>Decide a request: <code>curl -H "Authorization: Bearer $SERVICE_TOKEN" -H "content-type: application/json" -d '{"subject":{"user":"u-42"},"category":"ops_triage"}' http://HOST/v1/check</code></p>
+<p>Decide a request: <code>curl -H "Authorization: Bearer $TOLLGATE_SERVICE_TOKEN" -H "content-type: application/json" -d '{"subject":{"user":"u-42"},"category":"ops_triage"}' http://HOST/v1/check</code></p>
 </body></html>`;
 
 /** Operations: liveness, readiness (stores reachable), Prometheus metrics, and the placeholder page. */
