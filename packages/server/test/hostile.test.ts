@@ -126,6 +126,16 @@ describe("NUL and text the database refuses", () => {
   });
 });
 
+describe("rejected admin writes write nothing", () => {
+  it("audit finding: revoking a token that does not exist is a 404 with no audit entry", async () => {
+    const before = await auditCount();
+    const reply = await server.call("DELETE", "/v1/admin/tokens/tok_nope", ADMIN);
+    expect(reply.status).toBe(404);
+    isProblem(reply, "id");
+    expect(await auditCount()).toBe(before);
+  });
+});
+
 describe("counter reset and its audit entry: both or neither", () => {
   it("atomic reset finding: when the audit entry cannot be written, the counters are not reset", async () => {
     await server.call("POST", "/v1/check", SERVICE, { subject: { user: "atomic-1" }, category: "ops_triage" });
