@@ -287,6 +287,8 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     forceCloseConnections: "idle",
     frameworkErrors,
     clientErrorHandler,
+    // Node answers a Host-less HTTP/1.1 request with a bare 400; edge.ts answers it as a problem.
+    http: { requireHostHeader: false },
   }).withTypeProvider<ZodTypeProvider>() as unknown as App;
   installEdge(app);
   app.setValidatorCompiler(validatorCompiler);

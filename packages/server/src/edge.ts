@@ -90,6 +90,13 @@ export function installEdge(app: App) {
     json(request, body as string, done);
   });
 
+  app.addHook("onRequest", async (request, reply) => {
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); refused here so the answer is a problem document.
+    if (request.raw.httpVersion === "1.1" && !request.headers.host) {
+      return sendProblem(reply, problem(400, "host: HTTP/1.1 requests need a Host header.", { field: "host" }));
+    }
+  });
+
   app.addHook("preValidation", async (request, reply) => {
     const found =
       findUnstorableText(request.params) ?? findUnstorableText(request.query) ?? findUnstorableText(request.body);
