@@ -10,6 +10,14 @@ const TIMEOUT = 120_000 + REQUESTS * 20;
 
 function expectClean(report: FuzzReport) {
   console.log(formatReport(report));
+  if (process.env.FUZZ_DEBUG)
+    console.log(
+      JSON.stringify(
+        Object.entries(report.msByRoute)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 12),
+      ),
+    );
   if (report.violations.length > 0) console.log(JSON.stringify(report.violations.slice(0, 10), null, 2));
   expect(report.requests).toBe(REQUESTS);
   expect(report.routesNotFuzzed).toEqual([]);

@@ -323,9 +323,7 @@ function encodeQuery(query: Partial<Record<string, string>>): string {
 }
 
 function fillPath(url: string, params: Record<string, string>, encode = true): string {
-  return url.replace(/:(\w+)/g, (_, name: string) =>
-    encode ? pct(params[name] ?? "x") : (params[name] ?? "x"),
-  );
+  return url.replace(/:(\w+)/g, (_, name: string) => (encode ? pct(params[name] ?? "x") : (params[name] ?? "x")));
 }
 
 /** Replaces (or deletes, or adds) one field somewhere in a JSON value. */

@@ -67,6 +67,8 @@ export interface FuzzReport {
   firstStartTokensOnStderr: boolean;
   routesNotFuzzed: string[];
   violations: Violation[];
+  /** Total milliseconds spent per route (where a run's time goes). */
+  msByRoute: Record<string, number>;
 }
 
 interface Answer {
@@ -231,6 +233,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     firstStartTokensOnStderr: false,
     routesNotFuzzed: [],
     violations: [],
+    msByRoute: {},
   };
   const violate = (what: string, req: FuzzRequest, answer?: Answer) => {
     if (report.violations.length >= 50) return;
@@ -319,6 +322,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         sent++;
         const req = nextRequest(random, state);
         report.byKind[req.kind] = (report.byKind[req.kind] ?? 0) + 1;
+        const t0 = performance.now();
         if (req.raw !== undefined) {
           const answer = await sendRaw(port, req.raw);
           if (answer) check(req, answer);
@@ -331,6 +335,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
             violate(`no answer: ${(error as Error).message}`, req);
           }
         }
+        report.msByRoute[req.route] = (report.msByRoute[req.route] ?? 0) + performance.now() - t0;
         report.requests++;
         if (report.requests % (options.healthEvery ?? 500) === 0) {
           report.healthProbes++;
