@@ -18,6 +18,7 @@ function expectClean(report: FuzzReport) {
           .slice(0, 12),
       ),
     );
+  if (report.leaks.length > 0) console.log(report.leaks.join("\n"));
   if (report.violations.length > 0) console.log(JSON.stringify(report.violations.slice(0, 10), null, 2));
   expect(report.requests).toBe(REQUESTS);
   expect(report.routesNotFuzzed).toEqual([]);

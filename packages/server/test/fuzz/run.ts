@@ -64,6 +64,8 @@ export interface FuzzReport {
   victimsCharged: string[];
   secretsIssued: number;
   secretsInLogs: number;
+  /** Where each leaked secret was found (the line, with the secret masked). */
+  leaks: string[];
   firstStartTokensOnStderr: boolean;
   routesNotFuzzed: string[];
   violations: Violation[];
@@ -230,6 +232,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     victimsCharged: [],
     secretsIssued: 0,
     secretsInLogs: 0,
+    leaks: [],
     firstStartTokensOnStderr: false,
     routesNotFuzzed: [],
     violations: [],
@@ -394,6 +397,19 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   report.firstStartTokensOnStderr = firstStart.every((t) => stderr.split(t).length === 2);
   for (const secret of onStderr) if (!firstStart.includes(secret)) inLogs.add(secret);
   report.secretsInLogs = inLogs.size;
+  for (const secret of inLogs) {
+    const text = logs.includes(secret.slice(8, 24)) ? logs : stderr;
+    const at = text.indexOf(secret.slice(8, 24));
+    const start = text.lastIndexOf("\n", at) + 1;
+    const end = text.indexOf("\n", at);
+    report.leaks.push(
+      text
+        .slice(start, end === -1 ? undefined : end)
+        .split(secret.slice(8, 24))
+        .join("<SECRET>")
+        .slice(0, 600),
+    );
+  }
   if (logs.length < 1000) report.secretsInLogs = -1; // no logs captured: the check would prove nothing
   report.durationMs = Date.now() - started;
   rmSync(cwd, { recursive: true, force: true });
