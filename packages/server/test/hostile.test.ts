@@ -180,7 +180,7 @@ describe("counter reset and its audit entry: both or neither", () => {
     } finally {
       await broken.close();
     }
-  });
+  }, 120_000); // a second server: a new embedded database, slow on a loaded machine
 });
 
 describe("secrets in logs", () => {
@@ -310,7 +310,7 @@ describe("answers that looked fine and were not", () => {
     } finally {
       await fresh.close();
     }
-  });
+  }, 120_000);
 });
 
 describe("a catalog that cannot disagree with itself", () => {
