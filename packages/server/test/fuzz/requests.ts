@@ -38,9 +38,17 @@ export class FuzzState {
   readonly decisionIds: string[] = [];
   /** Every secret issued during the run: none may appear in the logs. */
   readonly secrets = new Set<string>();
-  /** Users only ever sent in hostile requests: if such a request is accepted, it is marked touched. */
-  readonly victims = Array.from({ length: 24 }, (_, i) => `victim-${i}`);
+  /**
+   * Each hostile decision request charges a user of its own (`victim-N`): if the request is
+   * accepted the victim is marked touched; every other victim must show no usage at all.
+   */
+  readonly victims: string[] = [];
   readonly touched = new Set<string>();
+  newVictim(): string {
+    const victim = `victim-${this.victims.length}`;
+    this.victims.push(victim);
+    return victim;
+  }
   keysCreated = 0;
   tokensCreated = 0;
 
@@ -381,7 +389,7 @@ export function nextRequest(random: Random, state: FuzzState): FuzzRequest {
                         : roll < 98
                           ? "raw-headers"
                           : "raw-garbage";
-  const victim = spec.charges && kind !== "valid" ? random.pick(state.victims) : undefined;
+  const victim = spec.charges && kind !== "valid" ? state.newVictim() : undefined;
   const params = spec.params?.(random, state) ?? {};
   const query = spec.query?.(random, state) ?? {};
   let body: Json = spec.body?.(random, state, victim);
