@@ -122,6 +122,7 @@ export class Catalog {
   /** Each poll that reached the database (quiet logs: the failure was said once, so is the recovery). */
   onPolled: () => void = () => {};
   private reloading: Promise<void> | undefined;
+  private queuedReload: Promise<void> | undefined;
 
   constructor(
     readonly db: Db,
@@ -176,13 +177,26 @@ export class Catalog {
     if (issues.length > 0) throw new ConfigError(issues);
   }
 
-  /** Reads everything and swaps it in atomically; the limiter gets the new limits at once. */
+  /**
+   * Reads everything and swaps it in atomically; the limiter gets the new limits at once.
+   * Resolves only with a reading that started after this call: an admin change reloads right
+   * after its commit and must see its own row, so a reload already reading cannot stand in for
+   * it. Callers arriving meanwhile share one queued reload instead of stampeding the database.
+   */
   reload(): Promise<void> {
-    // Concurrent callers share one reload instead of stampeding the database.
-    this.reloading ??= this.doReload().finally(() => {
-      this.reloading = undefined;
-    });
-    return this.reloading;
+    if (!this.reloading) {
+      this.reloading = this.doReload().finally(() => {
+        this.reloading = undefined;
+      });
+      return this.reloading;
+    }
+    this.queuedReload ??= this.reloading
+      .catch(() => {})
+      .then(() => {
+        this.queuedReload = undefined;
+        return this.reload();
+      });
+    return this.queuedReload;
   }
 
   private async doReload() {

@@ -357,6 +357,26 @@ describe("a catalog that cannot disagree with itself", () => {
     await server.ctx.catalog.reload();
   });
 
+  it("reload finding: an admin write answered while a reload is already reading sees its own change (no 500)", async () => {
+    // Found by the fuzz suite on Postgres: a write committed while another reload was between
+    // its reads and its swap shared that reload, answered from a catalog without its row: 500.
+    const catalog = server.ctx.catalog as unknown as { doReload(): Promise<void> };
+    const original = catalog.doReload.bind(catalog);
+    catalog.doReload = async () => {
+      await original();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // reads done, not yet finished
+    };
+    try {
+      const inFlight = server.ctx.catalog.reload();
+      const reply = await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "org:race", plan: "free" });
+      await inFlight;
+      expect(reply.status).toBe(201);
+      expect(server.ctx.catalog.keysById.has(reply.body.id)).toBe(true);
+    } finally {
+      catalog.doReload = original;
+    }
+  });
+
   it("batch finding: /v1/check/batch resolves each request once", async () => {
     const key = await server.call("POST", "/v1/admin/keys", ADMIN, { owner: "org:batch", plan: "free" });
     const map = server.ctx.catalog.keysByHash as Map<string, unknown>;
