@@ -25,8 +25,10 @@ function start() {
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
   return new Promise((resolve, reject) => {
+    let up = false;
     const poll = setInterval(() => {
       if (!/listening on/.test(output)) return;
+      up = true;
       clearInterval(poll);
       const ms = performance.now() - began;
       child.once("exit", () => resolve(ms));
@@ -34,7 +36,7 @@ function start() {
     }, 5);
     child.once("exit", (code) => {
       clearInterval(poll);
-      reject(new Error(`npm start exited ${code}:\n${output}`));
+      if (!up) reject(new Error(`npm start exited ${code}:\n${output}`));
     });
   });
 }
