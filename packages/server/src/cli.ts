@@ -61,8 +61,8 @@ async function main(argv: string[]) {
   const lines = [
     `\nTollgate is listening on ${shown}`,
     `  dashboard: ${shown}/  (placeholder; API docs at ${shown}/docs)`,
-    `  catalog (plans, keys, tokens, audit): ${server.ctx.db.kind === "pglite" ? `embedded database in ${config.stores.database.dir}` : "Postgres"}`,
-    `  counters: ${server.ctx.store.name === "memory" ? "in memory: usage, monthly quotas included, starts from zero on restart" : `${server.ctx.store.name} (usage lasts as long as its data does)`}`,
+    `  catalog and usage ledger: ${server.ctx.db.kind === "pglite" ? `embedded database in ${config.stores.database.dir}` : "Postgres"}`,
+    `  counters: ${server.ctx.store.name === "memory" ? "in memory (minute/hour windows start afresh on restart; calendar quotas are rebuilt from the ledger)" : server.ctx.store.name}`,
   ];
   const { adminToken, serviceToken } = server.firstStart;
   if (adminToken || serviceToken) {

@@ -92,8 +92,8 @@ describe("tollgate serve (real CLI, child process)", () => {
     expect(first.banner().split(admin as string)).toHaveLength(2);
     expect(first.logs()).not.toContain(admin);
     expect(first.logs()).not.toContain(service);
-    // ledger finding: the banner says where usage lives and that memory counters restart from zero
-    expect(first.banner()).toMatch(/counters: in memory: .*starts from zero on restart/);
+    // ledger finding: the banner says where usage lives and what a restart keeps
+    expect(first.banner()).toMatch(/counters: in memory \(.*calendar quotas are rebuilt from the ledger\)/);
     expect(first.output()).toContain("database migrations applied: 0001_catalog");
     expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
     const decision = await post(`${first.url}/v1/check`, service as string, {
