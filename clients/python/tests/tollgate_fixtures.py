@@ -88,8 +88,8 @@ class TollgateServer:
                 raise RuntimeError("tollgate serve did not start:\n" + "".join(self.output))
         if self.printed_tokens and self.service_token == SERVICE_TOKEN:
             printed = "".join(self.output)
-            self.service_token = re.search(r"service token:\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
-            self.admin_token = re.search(r"admin token:\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+            self.service_token = re.search(r"^export TOLLGATE_SERVICE_TOKEN=(\S+)$", printed, re.M).group(1)  # type: ignore[union-attr]
+            self.admin_token = re.search(r"^export TOLLGATE_ADMIN_TOKEN=(\S+)$", printed, re.M).group(1)  # type: ignore[union-attr]
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -27,7 +27,7 @@ export type LimitUnit = "requests" | "tokens";
 export type WhenMissing = "deny" | "skip";
 
 /**
- * A limit as written by people (config file, admin API, library call). See API.md.
+ * A limit as written by people (config file, admin API, library call). See docs/semantics.md.
  *
  * @example
  * const spec: LimitSpec = { name: "llm-hour", per: "user", algorithm: "sliding-window", limit: 20, window: "1h" };

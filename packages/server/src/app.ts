@@ -28,6 +28,7 @@ import { joinPath } from "./config/load.js";
 import type { ServerConfig } from "./config/schema.js";
 import type { ServerContext } from "./context.js";
 import { UnknownNameError } from "./decide.js";
+import { clientErrorHandler, frameworkErrors, installEdge } from "./edge.js";
 import { openLedger } from "./ledger.js";
 import { createLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -294,7 +295,12 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     // Identifiers are capped at 256 characters; a longer URL is not a request we serve.
     routerOptions: { maxParamLength: 256 },
     forceCloseConnections: "idle",
+    frameworkErrors,
+    clientErrorHandler,
+    // Node answers a Host-less HTTP/1.1 request with a bare 400; edge.ts answers it as a problem.
+    http: { requireHostHeader: false },
   }).withTypeProvider<ZodTypeProvider>() as unknown as App;
+  installEdge(app);
   app.setValidatorCompiler(validatorCompiler);
   // Responses are built by this code from typed values: plain JSON.stringify keeps the hot path
   // fast, while the same zod response schemas still document every answer in /openapi.json.
@@ -345,12 +351,10 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
         ),
       );
     }
+    // The error serializer (logger.ts) drops driver fields such as SQL parameters.
     request.log.error({ err: error }, "unhandled error");
     return sendProblem(reply, problem(500, "Internal error; it has been logged. Retry, and report it if it persists."));
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problem(404, `No route ${request.method} ${request.url.split("?")[0]}. See /docs for the API.`)),
-  );
   app.addHook("onResponse", (request, reply, done) => {
     ctx.metrics.httpLatency.observe(
       { method: request.method, route: request.routeOptions.url ?? "unmatched", status_code: String(reply.statusCode) },

@@ -50,10 +50,64 @@ export function mergeOverrides(planLimits: unknown[], overrides: unknown[]): unk
 
 const toMs = (value: Date | string | null) => (value === null ? null : new Date(value).getTime());
 
+export interface PlanRecord {
+  readonly limits: unknown[];
+  readonly updatedAt: string;
+}
+
+export interface CategoryRecord extends PlanRecord {
+  readonly requiredScope: string | null;
+}
+
+/**
+ * One consistent, frozen reading of the catalog. A reload builds a new snapshot and swaps it in
+ * with a single assignment, so a reader holding one never sees plans from one reading and keys
+ * from another (the hot path reads `keysByHash`, admin views `keysById`).
+ */
+export interface CatalogSnapshot {
+  readonly version: string;
+  readonly plans: ReadonlyMap<string, PlanRecord>;
+  readonly categories: ReadonlyMap<string, CategoryRecord>;
+  readonly keysByHash: ReadonlyMap<string, KeyRecord>;
+  readonly keysById: ReadonlyMap<string, KeyRecord>;
+  readonly tokensByHash: ReadonlyMap<string, TokenRecord>;
+}
+
+const EMPTY: CatalogSnapshot = Object.freeze({
+  version: "",
+  plans: new Map(),
+  categories: new Map(),
+  keysByHash: new Map(),
+  keysById: new Map(),
+  tokensByHash: new Map(),
+});
+
+/** The limits configuration a snapshot stands for (with per-key override plans). */
+export function snapshotLimits(snapshot: CatalogSnapshot, fileLimits: unknown[] | undefined): LimitsConfig {
+  const plans: Record<string, { limits: unknown[] }> = {};
+  for (const [name, plan] of snapshot.plans) plans[name] = { limits: plan.limits };
+  for (const key of snapshot.keysById.values()) {
+    if (key.overrides.length > 0 && key.status === "active") {
+      plans[key.effectivePlan] = {
+        limits: mergeOverrides(snapshot.plans.get(key.plan)?.limits ?? [], key.overrides),
+      };
+    }
+  }
+  const categories: Record<string, { limits: unknown[]; requiredScope?: string }> = {};
+  for (const [name, category] of snapshot.categories) {
+    categories[name] = {
+      limits: category.limits,
+      ...(category.requiredScope ? { requiredScope: category.requiredScope } : {}),
+    };
+  }
+  return { limits: fileLimits, plans, categories } as LimitsConfig;
+}
+
 /**
  * The catalog (plans, categories, keys, tokens) cached in memory: no database read on the hot
  * path. Every change bumps `catalog_version`; each instance polls it and reloads, so an edit on
- * one instance applies on all within the poll interval.
+ * one instance applies on all within the poll interval. Readers get the current snapshot's
+ * maps; a reader that needs several of them consistent takes `catalog.snapshot` once.
  *
  * @example
  * const catalog = new Catalog(db, limiter, { limits: config.limits });
@@ -61,16 +115,14 @@ const toMs = (value: Date | string | null) => (value === null ? null : new Date(
  * catalog.startPolling(1000);
  */
 export class Catalog {
-  plans = new Map<string, { limits: unknown[]; updatedAt: string }>();
-  categories = new Map<string, { limits: unknown[]; requiredScope: string | null; updatedAt: string }>();
-  keysByHash = new Map<string, KeyRecord>();
-  keysById = new Map<string, KeyRecord>();
-  tokensByHash = new Map<string, TokenRecord>();
-  version = "";
+  private current: CatalogSnapshot = EMPTY;
+  /** The last catalog version read, applied or not (a version that failed is not retried every poll). */
+  private seenVersion = "";
   private timer: NodeJS.Timeout | undefined;
   /** Each poll that reached the database (quiet logs: the failure was said once, so is the recovery). */
   onPolled: () => void = () => {};
   private reloading: Promise<void> | undefined;
+  private queuedReload: Promise<void> | undefined;
 
   constructor(
     readonly db: Db,
@@ -84,23 +136,32 @@ export class Catalog {
     return this.db.kysely;
   }
 
+  /** The current snapshot: take it once when several maps must agree. */
+  get snapshot(): CatalogSnapshot {
+    return this.current;
+  }
+  get version(): string {
+    return this.current.version;
+  }
+  get plans(): ReadonlyMap<string, PlanRecord> {
+    return this.current.plans;
+  }
+  get categories(): ReadonlyMap<string, CategoryRecord> {
+    return this.current.categories;
+  }
+  get keysByHash(): ReadonlyMap<string, KeyRecord> {
+    return this.current.keysByHash;
+  }
+  get keysById(): ReadonlyMap<string, KeyRecord> {
+    return this.current.keysById;
+  }
+  get tokensByHash(): ReadonlyMap<string, TokenRecord> {
+    return this.current.tokensByHash;
+  }
+
   /** The limits configuration the cached catalog stands for (with per-key override plans). */
   limitsConfig(): LimitsConfig {
-    const plans: Record<string, { limits: unknown[] }> = {};
-    for (const [name, plan] of this.plans) plans[name] = { limits: plan.limits };
-    for (const key of this.keysById.values()) {
-      if (key.overrides.length > 0 && key.status === "active") {
-        plans[key.effectivePlan] = { limits: mergeOverrides(this.plans.get(key.plan)?.limits ?? [], key.overrides) };
-      }
-    }
-    const categories: Record<string, { limits: unknown[]; requiredScope?: string }> = {};
-    for (const [name, category] of this.categories) {
-      categories[name] = {
-        limits: category.limits,
-        ...(category.requiredScope ? { requiredScope: category.requiredScope } : {}),
-      };
-    }
-    return { limits: this.fileLimits, plans, categories } as LimitsConfig;
+    return snapshotLimits(this.current, this.fileLimits);
   }
 
   /** Checks a change beyond the limit rules (alert routes); set by the server. */
@@ -116,13 +177,26 @@ export class Catalog {
     if (issues.length > 0) throw new ConfigError(issues);
   }
 
-  /** Reads everything and swaps it in atomically; the limiter gets the new limits at once. */
+  /**
+   * Reads everything and swaps it in atomically; the limiter gets the new limits at once.
+   * Resolves only with a reading that started after this call: an admin change reloads right
+   * after its commit and must see its own row, so a reload already reading cannot stand in for
+   * it. Callers arriving meanwhile share one queued reload instead of stampeding the database.
+   */
   reload(): Promise<void> {
-    // Concurrent callers share one reload instead of stampeding the database.
-    this.reloading ??= this.doReload().finally(() => {
-      this.reloading = undefined;
-    });
-    return this.reloading;
+    if (!this.reloading) {
+      this.reloading = this.doReload().finally(() => {
+        this.reloading = undefined;
+      });
+      return this.reloading;
+    }
+    this.queuedReload ??= this.reloading
+      .catch(() => {})
+      .then(() => {
+        this.queuedReload = undefined;
+        return this.reload();
+      });
+    return this.queuedReload;
   }
 
   private async doReload() {
@@ -134,54 +208,65 @@ export class Catalog {
       db.selectFrom("api_keys").selectAll().execute(),
       db.selectFrom("admin_tokens").selectAll().where("revoked_at", "is", null).execute(),
     ]);
-    const next = {
-      plans: new Map(plans.map((p) => [p.name, { limits: p.limits, updatedAt: new Date(p.updated_at).toISOString() }])),
-      categories: new Map(
-        categories.map((c) => [
-          c.name,
-          { limits: c.limits, requiredScope: c.required_scope, updatedAt: new Date(c.updated_at).toISOString() },
-        ]),
-      ),
-      keysByHash: new Map<string, KeyRecord>(),
-      keysById: new Map<string, KeyRecord>(),
-      tokensByHash: new Map<string, TokenRecord>(),
-    };
+    const keysByHash = new Map<string, KeyRecord>();
+    const keysById = new Map<string, KeyRecord>();
     for (const row of keys) {
-      const overrides = (row.overrides ?? []) as LimitSpec[];
-      const record: KeyRecord = {
+      const overrides = Object.freeze((row.overrides ?? []) as LimitSpec[]) as LimitSpec[];
+      const record: KeyRecord = Object.freeze({
         id: row.id,
         name: row.name,
         prefix: row.prefix,
         hash: row.secret_hash,
         owner: row.owner,
         plan: row.plan,
-        scopes: row.scopes ?? [],
+        scopes: Object.freeze(row.scopes ?? []) as string[],
         status: row.status,
         expiresAt: toMs(row.expires_at),
         overrides,
         createdAt: new Date(row.created_at).toISOString(),
         effectivePlan: overrides.length > 0 ? overridePlanName(row.id) : row.plan,
-      };
-      next.keysById.set(record.id, record);
-      next.keysByHash.set(record.hash, record);
+      });
+      keysById.set(record.id, record);
+      keysByHash.set(record.hash, record);
     }
-    for (const row of tokens) {
-      next.tokensByHash.set(row.token_hash, { id: row.id, name: row.name, role: row.role, hash: row.token_hash });
-    }
-    const previous = {
-      plans: this.plans,
-      categories: this.categories,
-      keysById: this.keysById,
-    };
-    Object.assign(this, next);
+    const next: CatalogSnapshot = Object.freeze({
+      version: version?.value ?? "0",
+      plans: new Map(
+        plans.map((p) => [
+          p.name,
+          Object.freeze({ limits: p.limits, updatedAt: new Date(p.updated_at).toISOString() }),
+        ]),
+      ),
+      categories: new Map(
+        categories.map((c) => [
+          c.name,
+          Object.freeze({
+            limits: c.limits,
+            requiredScope: c.required_scope,
+            updatedAt: new Date(c.updated_at).toISOString(),
+          }),
+        ]),
+      ),
+      keysByHash,
+      keysById,
+      tokensByHash: new Map(
+        tokens.map((row) => [
+          row.token_hash,
+          Object.freeze({ id: row.id, name: row.name, role: row.role, hash: row.token_hash }),
+        ]),
+      ),
+    });
+    this.seenVersion = next.version;
     try {
-      this.limiter.update(this.limitsConfig());
+      this.limiter.update(snapshotLimits(next, this.fileLimits));
     } catch (error) {
-      // A bad row (edited by hand in SQL) must not take limits away: keep the previous ones.
-      Object.assign(this, previous);
+      // A bad row (edited by hand in SQL) must not take limits away: the previous snapshot and
+      // limits stay, whole.
       this.onError(error);
+      return;
     }
-    this.version = version?.value ?? "0";
+    // The limiter took the new limits synchronously above; no reader runs between that and this.
+    this.current = next;
   }
 
   /** Adds the env-provided tokens (never stored) to the token cache. */
@@ -197,7 +282,7 @@ export class Catalog {
         .select("value")
         .where("key", "=", "catalog_version")
         .executeTakeFirst()
-        .then((row) => ((row?.value ?? "0") !== this.version ? this.reload() : undefined))
+        .then((row) => ((row?.value ?? "0") !== this.seenVersion ? this.reload() : undefined))
         .then(() => this.onPolled(), this.onError);
     }, intervalMs);
     this.timer.unref();

@@ -56,36 +56,50 @@ async function main(argv: string[]) {
   const address = await server.app.listen({ port: config.server.port, host: config.server.host });
   const shown = address.replace("://[::1]", "://localhost").replace("://127.0.0.1", "://localhost");
 
-  // Printed, not logged: logs are shipped and kept, and these tokens must appear exactly once.
+  // The banner goes to stderr: stdout carries the JSON logs, which are shipped and kept, and
+  // first-start tokens must appear exactly once, where only the person starting the server sees them.
   const lines = [
     `\nTollgate is listening on ${shown}`,
     `  dashboard: ${shown}/  (sign in with an admin token; API docs at ${shown}/docs)`,
+    `  catalog and usage ledger: ${server.ctx.db.kind === "pglite" ? `embedded database in ${config.stores.database.dir}` : "Postgres"}`,
+    `  counters: ${server.ctx.store.name === "memory" ? "in memory (minute/hour windows start afresh on restart; calendar quotas are rebuilt from the ledger)" : server.ctx.store.name}`,
   ];
   const { adminToken, serviceToken } = server.firstStart;
   if (adminToken || serviceToken) {
-    lines.push("", "  First start: these tokens are shown ONCE and stored only as hashes. Save them now.");
-    if (adminToken) lines.push(`  admin token:   ${adminToken}`);
-    if (serviceToken) lines.push(`  service token: ${serviceToken}`);
+    lines.push(
+      "",
+      "  First start: these tokens are shown ONCE and stored only as hashes. Save them now;",
+      "  paste these lines into the shell you call Tollgate from:",
+      "",
+    );
+    if (serviceToken) lines.push(`export TOLLGATE_SERVICE_TOKEN=${serviceToken}`);
+    if (adminToken) lines.push(`export TOLLGATE_ADMIN_TOKEN=${adminToken}`);
   }
-  process.stdout.write(`${lines.join("\n")}\n\n`);
+  process.stderr.write(`${lines.join("\n")}\n\n`);
 
+  // Logging must not stop a shutdown: when whoever read stdout is gone, a write fails (EPIPE).
+  const say = (write: () => void) => {
+    try {
+      write();
+    } catch {}
+  };
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    server.log.info({ signal }, "shutting down: draining requests, closing stores");
     const timer = setTimeout(() => {
-      server.log.error("shutdown timed out; exiting");
+      say(() => server.log.error("shutdown timed out; exiting"));
       process.exit(1);
     }, config.server.shutdownTimeout * 1000);
     timer.unref();
+    say(() => server.log.info({ signal }, "shutting down: draining requests, closing stores"));
     server.close().then(
       () => {
-        server.log.info("stopped");
+        say(() => server.log.info("stopped"));
         process.exit(0);
       },
       (error: unknown) => {
-        server.log.error({ err: error }, "error during shutdown");
+        say(() => server.log.error({ err: error }, "error during shutdown"));
         process.exit(1);
       },
     );

@@ -26,12 +26,12 @@ export class UnknownNameError extends Error {
 }
 
 /** A key resolved from `subject.apiKey`, or the reason it cannot be used. */
-type Resolved =
-  | { ok: true; input: CheckInput; keyId?: string; scopes?: string[] }
+export type Resolved =
+  | { ok: true; input: CheckInput; keyId?: string; keyPlan?: string; scopes?: string[] }
   | { ok: false; decision: Decision; keyId?: string };
 
 /** `org:acme` -> { org: "acme" } so a key's owner is charged for per-org limits. */
-function ownerSubject(owner: string): Partial<Subject> {
+export function ownerSubject(owner: string): Partial<Subject> {
   const colon = owner.indexOf(":");
   const kind = owner.slice(0, colon);
   const value = owner.slice(colon + 1);
@@ -59,6 +59,7 @@ export function resolve(ctx: ServerContext, body: CheckBody): Resolved {
   if (body.dryRun !== undefined) input.dryRun = body.dryRun;
   let scopes = body.scopes;
   let keyId: string | undefined;
+  let keyPlan: string | undefined;
   if (apiKey !== undefined) {
     const hash = keyHashes.hash(apiKey);
     const key = ctx.catalog.keysByHash.get(hash);
@@ -72,6 +73,7 @@ export function resolve(ctx: ServerContext, body: CheckBody): Resolved {
     }
     keyHashes.remember(apiKey, hash);
     keyId = key.id;
+    keyPlan = key.plan;
     input.subject = { ...ownerSubject(key.owner), ...subject, key: key.id };
     input.plan = key.effectivePlan;
     // A key carries its own scopes; the caller cannot add to them.
@@ -90,7 +92,7 @@ export function resolve(ctx: ServerContext, body: CheckBody): Resolved {
     const decision: Decision = { allowed: false, reason: "forbidden", limits: [] };
     return keyId === undefined ? { ok: false, decision } : { ok: false, decision, keyId };
   }
-  return keyId === undefined ? { ok: true, input } : { ok: true, input, keyId };
+  return keyId === undefined ? { ok: true, input } : { ok: true, input, keyId, keyPlan };
 }
 
 /**
@@ -132,15 +134,16 @@ export function present(ctx: ServerContext, decision: Decision, keyId?: string, 
   return body;
 }
 
-/** Decides one request end to end. Throws UnknownNameError / InputError for a 400. */
-export async function decideOne(ctx: ServerContext, body: CheckBody) {
-  const resolved = resolve(ctx, body);
+/**
+ * Decides one request end to end. Throws UnknownNameError / InputError for a 400. `resolved`
+ * is the request already resolved (the batch resolves every request once, up front).
+ */
+export async function decideOne(ctx: ServerContext, body: CheckBody, resolved: Resolved = resolve(ctx, body)) {
   if (!resolved.ok) {
     if (body.category !== undefined) resolved.decision.category = body.category;
     ctx.metrics.recordDecision(resolved.decision, body.category);
     return present(ctx, resolved.decision, resolved.keyId);
   }
   const decision = await ctx.limiter.check(resolved.input);
-  const plan = resolved.keyId ? ctx.catalog.keysById.get(resolved.keyId)?.plan : undefined;
-  return present(ctx, decision, resolved.keyId, plan);
+  return present(ctx, decision, resolved.keyId, resolved.keyPlan);
 }

@@ -21,10 +21,69 @@ export const REDACT_PATHS = [
   "token",
 ];
 
+/**
+ * The request as logged. The path is the matched route's template (`/v1/admin/keys/:id`), never
+ * the raw URL, and the query keeps its parameter names, never their values: a secret a client
+ * puts in a URL (`?apiKey=...`, a token as a path segment, even a plan an admin named after one)
+ * never reaches the logs.
+ */
+export function requestForLog(request: {
+  method: string;
+  url: string;
+  ip?: string;
+  routeOptions?: { url?: string | undefined };
+}) {
+  const queryAt = request.url.indexOf("?");
+  const query = queryAt === -1 ? "" : request.url.slice(queryAt + 1);
+  const shownQuery = query
+    ? `?${query
+        .split("&")
+        .map((pair) => {
+          const eq = pair.indexOf("=");
+          const name = eq === -1 ? pair : pair.slice(0, eq);
+          const shownName = /^[A-Za-z0-9_.-]{1,32}$/.test(name) ? name : "[name]";
+          return eq === -1 ? shownName : `${shownName}=[redacted]`;
+        })
+        .join("&")}`
+    : "";
+  let route: string | undefined;
+  try {
+    route = request.routeOptions?.url;
+  } catch {
+    // A request rejected before routing (bad URL) has no route context.
+  }
+  return {
+    method: request.method,
+    url: `${route ?? "(no matching route)"}${shownQuery}`,
+    ...(request.ip ? { remoteAddress: request.ip } : {}),
+  };
+}
+
+/**
+ * An error as logged: its class, message, code and stack, nothing else. Database drivers attach
+ * the failing query's parameters (secret hashes, key prefixes) and detail lines quoting stored
+ * values to their errors; those fields are dropped here by construction.
+ */
+export function errorForLog(error: unknown) {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    type: error.constructor?.name ?? "Error",
+    message: error.message,
+    ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+    ...(error.stack ? { stack: error.stack } : {}),
+  };
+}
+
 /** The server's JSON logger (pino), with redaction; `destination` lets tests capture it. */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
-    { level, redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: { service: "tollgate" } },
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      base: { service: "tollgate" },
+      serializers: { req: requestForLog, err: errorForLog },
+    },
     destination ?? pino.destination(1),
   );
 }

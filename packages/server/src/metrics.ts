@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { BreakerState, Decision, Store } from "@tollgate/core";
 import type { LedgerStats } from "@tollgate/db";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
@@ -90,6 +91,41 @@ export class Metrics {
     ]) {
       this.registry.removeSingleMetric(`tollgate_${name}`);
     }
+    this.replaceEventLoopDelayGauges();
+  }
+
+  /**
+   * prom-client's event-loop delay gauges read a histogram it resets at every scrape, and an
+   * empty histogram has a NaN mean and stddev and a min of 9.2e9 s: the first scrape after start,
+   * or two scrapes within the sampling interval, exported NaN. Same names, same meaning, from
+   * our own histogram, reset only once it has samples; until the first sample, 0.
+   */
+  private replaceEventLoopDelayGauges() {
+    const histogram = monitorEventLoopDelay({ resolution: 10 });
+    histogram.enable();
+    const stats: [string, string, (h: typeof histogram) => number][] = [
+      ["min", "The minimum recorded event loop delay.", (h) => h.min],
+      ["max", "The maximum recorded event loop delay.", (h) => h.max],
+      ["mean", "The mean of the recorded event loop delays.", (h) => h.mean],
+      ["stddev", "The standard deviation of the recorded event loop delays.", (h) => h.stddev],
+      ["p50", "The 50th percentile of the recorded event loop delays.", (h) => h.percentile(50)],
+      ["p90", "The 90th percentile of the recorded event loop delays.", (h) => h.percentile(90)],
+      ["p99", "The 99th percentile of the recorded event loop delays.", (h) => h.percentile(99)],
+    ];
+    const gauges = stats.map(([stat, help]) => {
+      const name = `tollgate_nodejs_eventloop_lag_${stat}_seconds`;
+      this.registry.removeSingleMetric(name);
+      return new Gauge({ name, help, registers: [this.registry] });
+    });
+    // One collect sets all seven from the same reading, then starts the next interval.
+    (gauges[0] as Gauge & { collect?: () => void }).collect = () => {
+      const sampled = histogram.count > 0;
+      stats.forEach(([, , read], i) => {
+        const value = sampled ? read(histogram) / 1e9 : 0;
+        (gauges[i] as Gauge).set(Number.isFinite(value) ? value : 0);
+      });
+      if (sampled) histogram.reset();
+    };
   }
 
   /** Exposes the usage ledger's writer: backlog, drops, failures, writes. */

@@ -132,7 +132,9 @@ export const limitSpecSchema = z
     whenMissing: z.enum(["deny", "skip"]).optional(),
     limit: z.number(),
   })
-  .describe("A limit as in API.md; fully validated by the same rules as the library.")
+  .describe(
+    "A limit (name, per, algorithm, limit, window or period, ...); fully validated by the same rules as the library.",
+  )
   .meta({ id: "Limit" });
 
 export const nameParams = z.strictObject({ name });

@@ -13,6 +13,10 @@ interface Running {
   child: ChildProcess;
   url: string;
   output: () => string;
+  /** stdout alone: the JSON log stream. */
+  logs: () => string;
+  /** stderr alone: the human banner. */
+  banner: () => string;
   stop(): Promise<number | null>;
 }
 
@@ -24,11 +28,15 @@ async function serve(cwd: string, env: Record<string, string> = {}): Promise<Run
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  let logs = "";
+  let banner = "";
   child.stdout?.on("data", (d: Json) => {
     output += d;
+    logs += d;
   });
   child.stderr?.on("data", (d: Json) => {
     output += d;
+    banner += d;
   });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 60_000);
@@ -50,6 +58,8 @@ async function serve(cwd: string, env: Record<string, string> = {}): Promise<Run
     child,
     url,
     output: () => output,
+    logs: () => logs,
+    banner: () => banner,
     stop: () =>
       new Promise((resolve) => {
         child.once("exit", (code) => resolve(code));
@@ -58,7 +68,8 @@ async function serve(cwd: string, env: Record<string, string> = {}): Promise<Run
   };
 }
 
-const token = (output: string, role: string) => new RegExp(`${role} token:\\s+(\\S+)`).exec(output)?.[1];
+const token = (output: string, role: string) =>
+  new RegExp(`^export TOLLGATE_${role.toUpperCase()}_TOKEN=(\\S+)$`, "m").exec(output)?.[1];
 
 async function post(url: string, tokenValue: string, body: unknown) {
   const res = await fetch(url, {
@@ -73,10 +84,16 @@ describe("tollgate serve (real CLI, child process)", () => {
   it("happy: the embedded default starts, prints tokens once, decides, and shuts down cleanly", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "tollgate-cli-"));
     const first = await serve(cwd);
-    const admin = token(first.output(), "admin");
-    const service = token(first.output(), "service");
+    const admin = token(first.banner(), "admin");
+    const service = token(first.banner(), "service");
     expect(admin).toBeDefined();
     expect(service).toBeDefined();
+    // first-start tokens are printed once, to stderr, as export lines; never into the JSON log stream
+    expect(first.banner().split(admin as string)).toHaveLength(2);
+    expect(first.logs()).not.toContain(admin);
+    expect(first.logs()).not.toContain(service);
+    // ledger finding: the banner says where usage lives and what a restart keeps
+    expect(first.banner()).toMatch(/counters: in memory \(.*calendar quotas are rebuilt from the ledger\)/);
     expect(first.output()).toContain("database migrations applied: 0001_catalog");
     expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
     const decision = await post(`${first.url}/v1/check`, service as string, {
@@ -90,7 +107,7 @@ describe("tollgate serve (real CLI, child process)", () => {
     expect(first.output()).toContain("shutting down");
 
     const second = await serve(cwd);
-    expect(second.output()).not.toMatch(/admin token:/);
+    expect(second.output()).not.toMatch(/TOLLGATE_ADMIN_TOKEN=/);
     expect(second.output()).toContain("database schema up to date");
     const again = await post(`${second.url}/v1/check`, service as string, { subject: { apiKey: key.body.secret } });
     expect(again.body).toMatchObject({ allowed: true, plan: "free" });
@@ -146,7 +163,7 @@ describe("tollgate serve (real CLI, child process)", () => {
         TOLLGATE_SERVICE_TOKEN: "pg-service-token-0123456789",
       });
       expect(running.output()).toContain('"database":"postgres"');
-      expect(running.output()).not.toMatch(/admin token:/);
+      expect(running.output()).not.toMatch(/TOLLGATE_ADMIN_TOKEN=/);
       const ready = (await (await fetch(`${running.url}/readyz`)).json()) as Json;
       expect(ready.checks["database:postgres"]).toBe("ok");
       const key = await post(`${running.url}/v1/admin/keys`, "pg-admin-token-0123456789", {

@@ -123,6 +123,22 @@ describe("configuration", () => {
     expect(String(new ConfigLoadError(limits).message)).toContain("plans.free.limits[0].limit");
   });
 
+  it("one-pass finding: a bad port and a bad limit are reported together, not one after the other", () => {
+    const found = problems(() =>
+      loadConfig({
+        file: file(
+          "two-passes.yaml",
+          "server:\n  port: 70000\nplans:\n  free:\n    limits:\n      - { name: m, per: user, algorithm: fixed-window, limit: 0, window: 1m }\n",
+        ),
+        env: {},
+      }),
+    );
+    const paths = found.map((p) => p.path);
+    expect(paths).toContain("server.port");
+    expect(paths).toContain("plans.free.limits[0].limit");
+    expect(found.find((p) => p.path === "plans.free.limits[0].limit")?.line).toBe(6);
+  });
+
   it("error: YAML syntax errors carry their line; a missing file is named", () => {
     const syntax = problems(() => loadConfig({ file: file("syntax.yaml", "plans:\n  free: [\n"), env: {} }));
     expect(syntax[0]?.line).toBeGreaterThan(0);

@@ -91,7 +91,7 @@ function limiterOn(target: ConformanceTarget, store: Store, clock: ManualClock, 
 }
 
 /**
- * Registers the conformance suite for a store: every semantic of DESIGN.md, property-based against
+ * Registers the conformance suite for a store: every semantic of docs/semantics.md, property-based against
  * the pure reference algorithms with a manual clock, plus concurrent callers. Any store that
  * passes it can stand behind `createLimiter`.
  *

@@ -10,7 +10,7 @@ const orgMonitor = (limit: number) => ({
 });
 
 /**
- * The built-in example: the four use cases of USE-CASES.md side by side, each in its own plans
+ * The built-in example: the four use cases of the README side by side, each in its own plans
  * or categories so they never interfere with each other.
  */
 export const exampleConfig: ServerConfigInput = {

@@ -212,34 +212,42 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     return problem;
   };
 
+  // Every problem in one pass: the file's shape (zod) and the limits' rules (core's compiler)
+  // are both checked before reporting, so fixing `port` does not reveal a bad `limit` next.
+  const problems: ConfigProblem[] = [];
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigLoadError(
-      parsed.error.issues.map((issue) => {
-        const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
-        const path = joinPath(keys.length === 1 ? [...issue.path, keys[0] as string] : issue.path);
-        return { ...locate(path), message: issue.message };
-      }),
-    );
+    for (const issue of parsed.error.issues) {
+      const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
+      const path = joinPath(keys.length === 1 ? [...issue.path, keys[0] as string] : issue.path);
+      problems.push({ ...locate(path), message: issue.message });
+    }
   }
-  const config = parsed.data;
+  const source = parsed.success ? parsed.data : (raw as Partial<ServerConfig>);
+  const limits = { limits: source.limits, plans: source.plans, categories: source.categories };
   const issues: Issue[] = [];
-  const limits = { limits: config.limits, plans: config.plans, categories: config.categories };
   try {
     compileConfig(limits as never);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    issues.push(...error.issues);
+    if (error instanceof ConfigError) issues.push(...error.issues);
+    else if (parsed.success) throw error;
   }
   try {
-    const alerts = parseAlertsConfig(config.alerts ?? {});
-    issues.push(...unknownAlertIssues(limits, new Set(Object.keys(alerts))));
+    const alerts = parseAlertsConfig(source.alerts ?? {});
+    issues.push(...unknownAlertIssues(limits as never, new Set(Object.keys(alerts))));
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    issues.push(...error.issues);
+    if (error instanceof ConfigError) issues.push(...error.issues);
+    else if (parsed.success) throw error;
   }
-  if (issues.length > 0) {
-    throw new ConfigLoadError(issues.map((issue) => ({ ...locate(issue.path), message: issue.message })));
+  // With a malformed file these checks may trip on shapes zod already reported; only their own
+  // findings, on paths zod did not already flag, are added.
+  for (const issue of issues) {
+    const known = problems.some(
+      (p) => issue.path === p.path || issue.path.startsWith(`${p.path}.`) || issue.path.startsWith(`${p.path}[`),
+    );
+    if (!known) problems.push({ ...locate(issue.path), message: issue.message });
   }
+  if (problems.length > 0 || !parsed.success) throw new ConfigLoadError(problems);
+  const config = parsed.data;
   return { config, source: file ?? "built-in example (the four use cases)" };
 }

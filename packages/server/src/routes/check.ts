@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
-import { decideOne, resolve, UnknownNameError } from "../decide.js";
+import { type CheckBody, decideOne, resolve, UnknownNameError } from "../decide.js";
 import { batchBodySchema, checkBodySchema, decisionSchema, errors } from "../schemas.js";
 import { endOfTurn } from "../turn.js";
 import type { App } from "./types.js";
@@ -42,17 +42,20 @@ export function checkRoutes(app: App, ctx: ServerContext) {
     },
     async (request) => {
       const { requests } = request.body;
-      // Names are checked for every request before any is decided, so a bad one counts nothing.
-      requests.forEach((body, i) => {
+      // Every request is resolved once, before any is decided: a bad name counts nothing, and
+      // each decision uses the key it was resolved with.
+      const resolved = requests.map((body, i) => {
         try {
-          resolve(ctx, body);
+          return resolve(ctx, body);
         } catch (error) {
           if (error instanceof UnknownNameError)
             throw new UnknownNameError(`requests[${i}].${error.field}`, error.message);
           throw error;
         }
       });
-      return { decisions: await Promise.all(requests.map((body) => decideOne(ctx, body))) };
+      return {
+        decisions: await Promise.all(resolved.map((once, i) => decideOne(ctx, requests[i] as CheckBody, once))),
+      };
     },
   );
 }

@@ -6,6 +6,10 @@ import { errors, usageQuerySchema } from "../schemas.js";
 import type { App } from "./types.js";
 
 export const usageSchema = z.object({
+  reason: z
+    .literal("invalid_key")
+    .optional()
+    .describe("The X-Api-Key is unknown, revoked or expired (as /v1/check answers it); nothing to show."),
   plan: z.string().optional(),
   category: z.string().optional(),
   keyId: z.string().optional(),
@@ -53,7 +57,9 @@ export function usageRoutes(app: App, ctx: ServerContext) {
       // A key without the category's scope may still see its own usage.
       if (!resolved.ok && resolved.decision.reason === "forbidden")
         resolved = resolve(ctx, { ...body, category: undefined });
-      if (!resolved.ok) return { limits: [], ...(category ? { category } : {}) };
+      // The only refusal left is an API key that is unknown, revoked or expired: say so, as
+      // /v1/check does, rather than answer an empty usage that looks like a fresh key's.
+      if (!resolved.ok) return { reason: "invalid_key" as const, limits: [], ...(category ? { category } : {}) };
       const { input, keyId } = resolved;
       if (category) input.category = category;
       const decision = await ctx.limiter.peek(input);

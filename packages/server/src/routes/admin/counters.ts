@@ -31,18 +31,23 @@ export function counterRoutes(app: App, ctx: ServerContext) {
     },
     async (request) => {
       const { subject, limit } = request.body;
-      await ctx.limiter.reset(toSubject(subject), limit ? { limit } : {});
-      // Counters live in the store, not the catalog: audit without bumping the catalog version.
-      await ctx.db.kysely
-        .insertInto("audit_log")
-        .values({
-          at: new Date(),
-          actor: actorOf(request),
-          action: "counters.reset",
-          target: subject,
-          detail: JSON.stringify({ limit }),
-        })
-        .execute();
+      // The audit entry and the reset happen together or not at all: the entry is written in a
+      // transaction that commits only after the store has reset the counters, so a reset the
+      // store refuses leaves no entry, and an entry the database refuses resets nothing.
+      // Counters live in the store, not the catalog: no catalog version bump.
+      await ctx.db.kysely.transaction().execute(async (trx) => {
+        await trx
+          .insertInto("audit_log")
+          .values({
+            at: new Date(),
+            actor: actorOf(request),
+            action: "counters.reset",
+            target: subject,
+            detail: JSON.stringify({ limit }),
+          })
+          .execute();
+        await ctx.limiter.reset(toSubject(subject), limit ? { limit } : {});
+      });
       return { reset: true as const, subject };
     },
   );

@@ -119,18 +119,26 @@ export function tokenRoutes(app: App, ctx: ServerContext) {
     },
     async (request, reply) => {
       const { id } = request.params;
-      const result = await ctx.catalog.change(
-        { actor: actorOf(request), action: "token.revoke", target: `token:${id}` },
-        (trx) =>
-          trx
-            .updateTable("admin_tokens")
-            .set({ revoked_at: new Date() })
-            .where("id", "=", id)
-            .where("revoked_at", "is", null)
-            .executeTakeFirst(),
-      );
-      if (Number(result.numUpdatedRows) === 0)
+      // Nothing to revoke is a 404 that writes nothing: the transaction (and its audit entry)
+      // is rolled back by throwing before it commits.
+      const nothing = new Error("no active token");
+      try {
+        await ctx.catalog.change(
+          { actor: actorOf(request), action: "token.revoke", target: `token:${id}` },
+          async (trx) => {
+            const result = await trx
+              .updateTable("admin_tokens")
+              .set({ revoked_at: new Date() })
+              .where("id", "=", id)
+              .where("revoked_at", "is", null)
+              .executeTakeFirst();
+            if (Number(result.numUpdatedRows) === 0) throw nothing;
+          },
+        );
+      } catch (error) {
+        if (error !== nothing) throw error;
         return sendProblem(reply, problem(404, `No active token with id "${id}".`, { field: "id" }));
+      }
       return reply.code(204).send(null);
     },
   );

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ServerContext } from "../../context.js";
+import { ownerSubject } from "../../decide.js";
 import { errors } from "../../schemas.js";
 import type { App } from "../types.js";
 import { atLeast, security } from "./common.js";
@@ -27,7 +28,14 @@ export function adminUsageRoutes(app: App, ctx: ServerContext) {
           plan: z.string().max(64).optional(),
           category: z.string().max(64).optional(),
         }),
-        response: { 200: z.object({ subject: z.string(), limits: limitUsage }), ...errors(400, 401, 403) },
+        response: {
+          200: z.object({
+            subject: z.string(),
+            plan: z.string().optional().describe("The plan peeked: `plan`, else the key's own for `key:ID`."),
+            limits: limitUsage,
+          }),
+          ...errors(400, 401, 403),
+        },
       },
     },
     async (request) => {
@@ -36,12 +44,14 @@ export function adminUsageRoutes(app: App, ctx: ServerContext) {
       const key = subject.startsWith("key:") ? ctx.catalog.keysById.get(subject.slice(4)) : undefined;
       const plan = request.query.plan ?? key?.effectivePlan;
       const decision = await ctx.limiter.peek({
-        subject: toSubject(subject),
+        // As /v1/check charges it: the key and its owner (per-org limits of the plan).
+        subject: key ? { ...ownerSubject(key.owner), key: key.id } : toSubject(subject),
         ...(plan ? { plan } : {}),
         ...(category ? { category } : {}),
       });
       return {
         subject,
+        ...(request.query.plan ? { plan: request.query.plan } : key ? { plan: key.plan } : {}),
         limits: decision.limits.map((s) => ({
           name: s.name,
           used: s.used,
