@@ -293,6 +293,19 @@ export const ROUTES: RouteSpec[] = [
   },
   { method: "GET", url: "/v1/admin/alerts", role: "readonly" },
   { method: "GET", url: "/v1/admin/whoami", role: "readonly" },
+  { method: "GET", url: "/v1/admin/stats/decisions", role: "readonly" },
+  // Dashboard sign-in: a real token (any role) or garbage; failed sign-ins are throttled (429).
+  {
+    method: "POST",
+    url: "/v1/session",
+    role: "none",
+    headers: () => ({ "x-tollgate-csrf": "1" }),
+    body: (r, s) => ({
+      token: r.chance(0.5) ? r.pick([...s.tokens.readonly, ...s.tokens.admin]) : `tg_adm_${r.int(1e9)}`,
+    }),
+  },
+  { method: "GET", url: "/v1/session", role: "none" },
+  { method: "DELETE", url: "/v1/session", role: "none", headers: () => ({ "x-tollgate-csrf": "1" }) },
   { method: "GET", url: "/v1/admin/audit", role: "admin", query: (r) => (r.chance(0.5) ? { limit: "5" } : {}) },
 ];
 
