@@ -34,7 +34,7 @@ describe("use case 3: API-key tiers", () => {
     const denied = await app.request("/v1/complete", auth("tg_free_demo"), env);
     expect(denied.status).toBe(429);
     expect(denied.headers.get("retry-after")).toBe("60");
-    expect(await denied.json()).toMatchObject({ reason: "quota_exceeded", "violated-policies": ["month"] });
+    expect(await denied.json()).toMatchObject({ reason: "quota_exceeded", violatedPolicies: ["month"] });
     clock.advance(60_000);
     expect((await app.request("/v1/complete", auth("tg_free_demo"), env)).status).toBe(200);
   });

@@ -22,7 +22,7 @@ describe("use case 1: per-user LLM budget", () => {
     expect(denied.status).toBe(429);
     // The first call was 20 s ago: it leaves the 60 s window in 40 s, exactly.
     expect(denied.headers["retry-after"]).toBe("40");
-    expect(JSON.parse(denied.text)).toMatchObject({ status: 429, "retry-after": 40, "violated-policies": ["llm"] });
+    expect(JSON.parse(denied.text)).toMatchObject({ status: 429, retryAfter: 40, violatedPolicies: ["llm"] });
     expect(denied.headers.ratelimit).toBe('"llm";r=0;t=40');
     // Another operator behind the same NAT is not affected.
     await call(app, "session-root").expect(200);

@@ -81,7 +81,7 @@ def test_allowed_responses_carry_the_ratelimit_headers_then_429(client, fresh: s
     assert 1 <= retry_after <= 3600
     assert denied.headers["RateLimit"].startswith('"llm-hour";r=0;t=')
     body = denied.json()
-    assert body["status"] == 429 and body["reason"] == "limit_exceeded" and body["retry-after"] == retry_after
+    assert body["status"] == 429 and body["reason"] == "limit_exceeded" and body["retryAfter"] == retry_after
     assert "llm-hour" in body["detail"]
 
 

@@ -3,9 +3,10 @@ import { parseList } from "structured-headers";
 import { describe, expect, it } from "vitest";
 import { manualClock } from "./clock.js";
 import type { Decision, LimitStatus } from "./decision.js";
-import { denialProblem, PROBLEM_TYPES, rateLimitHeaders } from "./headers.js";
+import { denialProblem, rateLimitHeaders } from "./headers.js";
 import { createLimiter } from "./limiter.js";
 import { memoryStore } from "./memory-store.js";
+import { PROBLEMS } from "./problems.js";
 
 function status(overrides: Partial<LimitStatus> = {}): LimitStatus {
   return {
@@ -206,11 +207,11 @@ describe("denialProblem (RFC 9457)", () => {
       limits: [exceeded, status({ name: "hour" }), status({ name: "shadow", mode: "monitor", exceeded: true })],
     });
     expect(problem).toMatchObject({
-      type: PROBLEM_TYPES.rate,
+      type: PROBLEMS.rateLimited.type,
       status: 429,
       reason: "limit_exceeded",
-      "retry-after": 42,
-      "violated-policies": ["minute"],
+      retryAfter: 42,
+      violatedPolicies: ["minute"],
     });
     expect(problem.detail).toContain("42 seconds");
   });
@@ -224,29 +225,29 @@ describe("denialProblem (RFC 9457)", () => {
     });
     expect(problem.status).toBe(429);
     expect(problem.type).toContain("quota-exceeded");
-    expect(problem["retry-after"]).toBe(7_200);
-    expect(problem["violated-policies"]).toEqual(["monthly"]);
+    expect(problem.retryAfter).toBe(7_200);
+    expect(problem.violatedPolicies).toEqual(["monthly"]);
   });
 
   it("cost_exceeds_limit: 429, no retry-after", () => {
     const problem = denialProblem({ allowed: false, reason: "cost_exceeds_limit", limits: [exceeded] });
-    expect(problem).toMatchObject({ status: 429, type: PROBLEM_TYPES.cost, "violated-policies": ["minute"] });
-    expect("retry-after" in problem).toBe(false);
+    expect(problem).toMatchObject({ status: 429, type: PROBLEMS.costExceedsLimit.type, violatedPolicies: ["minute"] });
+    expect("retryAfter" in problem).toBe(false);
   });
 
   it("forbidden 403, invalid_key 401, store_unavailable 503", () => {
     expect(denialProblem({ allowed: false, reason: "forbidden", limits: [] })).toMatchObject({
       status: 403,
-      type: PROBLEM_TYPES.forbidden,
-      "violated-policies": [],
+      type: PROBLEMS.forbiddenScope.type,
+      violatedPolicies: [],
     });
     expect(denialProblem({ allowed: false, reason: "invalid_key", limits: [] })).toMatchObject({
       status: 401,
-      type: PROBLEM_TYPES.invalidKey,
+      type: PROBLEMS.invalidKey.type,
     });
     expect(
       denialProblem({ allowed: false, reason: "store_unavailable", degraded: true, retryAfter: 1, limits: [] }),
-    ).toMatchObject({ status: 503, type: PROBLEM_TYPES.unavailable, "retry-after": 1 });
+    ).toMatchObject({ status: 503, type: PROBLEMS.storeUnavailable.type, retryAfter: 1 });
   });
 
   it("from a real limiter denial: headers and problem agree", async () => {
@@ -265,7 +266,7 @@ describe("denialProblem (RFC 9457)", () => {
     expect(headers["Retry-After"]).toBe("30");
     expect(parsed(headers.RateLimit)).toEqual([{ name: "minute", params: { r: 0, t: 30 } }]);
     expect(parsed(headers["RateLimit-Policy"])).toEqual([{ name: "minute", params: { q: 1, w: 60 } }]);
-    expect(denialProblem(denied)).toMatchObject({ status: 429, "retry-after": 30, "violated-policies": ["minute"] });
+    expect(denialProblem(denied)).toMatchObject({ status: 429, retryAfter: 30, violatedPolicies: ["minute"] });
   });
 });
 

@@ -1,4 +1,5 @@
 import type { Decision, LimitStatus } from "./decision.js";
+import { PROBLEMS, type Problem, type ProblemKind, problemOf } from "./problems.js";
 
 export interface HeaderOptions {
   /** IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-10/11). Default true. */
@@ -143,31 +144,17 @@ export function rateLimitHeaders(decision: Decision, options: HeaderOptions = {}
   return headers;
 }
 
-/** An RFC 9457 problem document for a denial (`application/problem+json`). */
-export interface DenialProblem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
+/** An RFC 9457 problem document for a denial (`application/problem+json`); see problems.ts. */
+export interface DenialProblem extends Problem {
   reason: string;
-  "retry-after"?: number;
-  "violated-policies": string[];
+  /** Whole seconds to wait; absent when no wait helps. */
+  retryAfter?: number;
+  violatedPolicies: string[];
   /** `subject_missing`: the first subject field a limit needed and the request lacked (`subject.user`). */
   field?: string;
   /** `subject_missing`: every limit whose subject was absent, with the field it needs. */
   missing?: { limit: string; field: string }[];
 }
-
-/** Problem type URIs. Rate and quota denials are told apart so clients can back off differently. */
-export const PROBLEM_TYPES = {
-  rate: "https://tollgate.dev/problems/rate-limit-exceeded",
-  quota: "https://iana.org/assignments/http-problem-types#quota-exceeded",
-  cost: "https://tollgate.dev/problems/cost-exceeds-limit",
-  forbidden: "https://tollgate.dev/problems/forbidden",
-  invalidKey: "https://tollgate.dev/problems/invalid-key",
-  unavailable: "https://tollgate.dev/problems/store-unavailable",
-  subjectMissing: "https://tollgate.dev/problems/subject-missing",
-} as const;
 
 function humanWait(seconds: number): string {
   if (seconds < 60) return `${seconds} second${seconds === 1 ? "" : "s"}`;
@@ -188,70 +175,57 @@ export function denialProblem(decision: Decision): DenialProblem {
     .filter((status) => status.exceeded)
     .map((status) => status.name);
   const wait = decision.retryAfter;
+  const denial = (kind: ProblemKind, detail: string, members: Omit<DenialProblem, keyof Problem>): DenialProblem =>
+    problemOf(kind, detail, members) as DenialProblem;
   switch (decision.reason) {
     case "subject_missing": {
       const missing = decision.missing ?? [];
       const first = missing[0];
       const names = missing.map((m) => `"${m.limit}" needs subject.${m.field}`).join(", ");
-      return {
-        type: PROBLEM_TYPES.subjectMissing,
-        title: "Subject missing",
-        status: 400,
-        detail: `The request names no subject for an enforced limit (${names || "unknown"}); nothing was counted.`,
-        reason: "subject_missing",
-        "violated-policies": missing.map((m) => m.limit),
-        ...(first ? { field: `subject.${first.field}` } : {}),
-        missing: missing.map((m) => ({ limit: m.limit, field: `subject.${m.field}` })),
-      };
+      return denial(
+        PROBLEMS.subjectMissing,
+        `The request names no subject for an enforced limit (${names || "unknown"}); nothing was counted.`,
+        {
+          reason: "subject_missing",
+          violatedPolicies: missing.map((m) => m.limit),
+          ...(first ? { field: `subject.${first.field}` } : {}),
+          missing: missing.map((m) => ({ limit: m.limit, field: `subject.${m.field}` })),
+        },
+      );
     }
     case "forbidden":
-      return {
-        type: PROBLEM_TYPES.forbidden,
-        title: "Forbidden",
-        status: 403,
-        detail: "Your role or API key does not permit this endpoint.",
+      return denial(PROBLEMS.forbiddenScope, "Your API key or scopes do not permit this endpoint.", {
         reason: "forbidden",
-        "violated-policies": [],
-      };
+        violatedPolicies: [],
+      });
     case "invalid_key":
-      return {
-        type: PROBLEM_TYPES.invalidKey,
-        title: "Invalid API key",
-        status: 401,
-        detail: "The API key is unknown, revoked or expired.",
+      return denial(PROBLEMS.invalidKey, "The API key is unknown, revoked or expired.", {
         reason: "invalid_key",
-        "violated-policies": [],
-      };
+        violatedPolicies: [],
+      });
     case "store_unavailable":
-      return {
-        type: PROBLEM_TYPES.unavailable,
-        title: "Rate limiting unavailable",
-        status: 503,
-        detail: "The limit store is unreachable and this endpoint fails closed. Try again shortly.",
-        reason: "store_unavailable",
-        ...(wait !== undefined ? { "retry-after": wait } : {}),
-        "violated-policies": [],
-      };
+      return denial(
+        PROBLEMS.storeUnavailable,
+        "The limit store is unreachable and this endpoint fails closed. Try again shortly.",
+        { reason: "store_unavailable", ...(wait !== undefined ? { retryAfter: wait } : {}), violatedPolicies: [] },
+      );
     case "cost_exceeds_limit":
-      return {
-        type: PROBLEM_TYPES.cost,
-        title: "Request larger than the limit",
-        status: 429,
-        detail: `This request costs more than ${violated.join(", ") || "the limit"} can ever allow; retrying will not help.`,
-        reason: "cost_exceeds_limit",
-        "violated-policies": violated,
-      };
+      return denial(
+        PROBLEMS.costExceedsLimit,
+        `This request costs more than ${violated.join(", ") || "the limit"} can ever allow; retrying will not help.`,
+        { reason: "cost_exceeds_limit", violatedPolicies: violated },
+      );
     default: {
       const quota = decision.reason === "quota_exceeded";
-      return {
-        type: quota ? PROBLEM_TYPES.quota : PROBLEM_TYPES.rate,
-        title: quota ? "Quota exceeded" : "Too many requests",
-        status: 429,
-        detail: `${quota ? "Quota" : "Rate limit"} exceeded (${violated.join(", ")}). Try again in ${humanWait(wait ?? 1)}.`,
-        reason: decision.reason ?? "limit_exceeded",
-        ...(wait !== undefined ? { "retry-after": wait } : {}),
-        "violated-policies": violated,
-      };
+      return denial(
+        quota ? PROBLEMS.quotaExceeded : PROBLEMS.rateLimited,
+        `${quota ? "Quota" : "Rate limit"} exceeded (${violated.join(", ")}). Try again in ${humanWait(wait ?? 1)}.`,
+        {
+          reason: decision.reason ?? "limit_exceeded",
+          ...(wait !== undefined ? { retryAfter: wait } : {}),
+          violatedPolicies: violated,
+        },
+      );
     }
   }
 }

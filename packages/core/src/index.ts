@@ -26,13 +26,7 @@ export type { ChargeReceipt, Decision, DecisionReason, LimitStatus, MissingSubje
 export { formatDuration, parseDuration } from "./duration.js";
 export { ConfigError, InputError, type Issue, StoreUnavailableError, TollgateError } from "./errors.js";
 export { type Evaluation, evaluateDecision } from "./evaluate.js";
-export {
-  type DenialProblem,
-  denialProblem,
-  type HeaderOptions,
-  PROBLEM_TYPES,
-  rateLimitHeaders,
-} from "./headers.js";
+export { type DenialProblem, denialProblem, type HeaderOptions, rateLimitHeaders } from "./headers.js";
 export {
   ALGORITHMS,
   type AlgorithmName,
@@ -59,6 +53,19 @@ export {
   type LimiterOptions,
 } from "./limiter.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./memory-store.js";
+export {
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_KINDS,
+  PROBLEM_MEMBERS,
+  PROBLEM_TYPE_BASE,
+  PROBLEMS,
+  type Problem,
+  type ProblemKind,
+  type ProblemMember,
+  type ProblemName,
+  problemKind,
+  problemOf,
+} from "./problems.js";
 export {
   type BreakerOptions,
   type BreakerState,

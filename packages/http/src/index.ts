@@ -34,7 +34,7 @@ export {
 } from "./gate.js";
 export { compileTrust, formatIp, ipSubject, parseIp } from "./ip.js";
 export { meterNodeResponse, meterWebResponse } from "./meter.js";
-export { INVALID_REQUEST_TYPE, inputProblem, PROBLEM_CONTENT_TYPE, type Problem, refusal } from "./problem.js";
+export { inputProblem, PROBLEM_CONTENT_TYPE, type Problem, refusal } from "./problem.js";
 export { type AddressSource, clientAddress, parseForwarded, parseXForwardedFor, type TrustProxy } from "./proxy.js";
 export {
   DEFAULT_MAX_TOKENS,

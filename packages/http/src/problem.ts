@@ -1,26 +1,15 @@
-import { type Decision, denialProblem, type InputError } from "@tollgate/core";
+import { type Decision, denialProblem, type InputError, PROBLEMS, type Problem, problemOf } from "@tollgate/core";
 
-/** An RFC 9457 problem document as the adapters send it (`application/problem+json`). */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  [member: string]: unknown;
-}
-
-export const PROBLEM_CONTENT_TYPE = "application/problem+json";
-export const INVALID_REQUEST_TYPE = "https://tollgate.dev/problems/invalid-request";
+// The adapters answer with core's catalogue, so a client sees the same types from an embedded
+// gate and from the server.
+export { PROBLEM_CONTENT_TYPE, type Problem } from "@tollgate/core";
 
 /** 400 for input the limiter rejected: names the field so the caller can fix it. Nothing was counted. */
 export function inputProblem(error: InputError): Problem {
-  return {
-    type: INVALID_REQUEST_TYPE,
-    title: "Invalid request",
-    status: 400,
-    detail: error.message,
+  return problemOf(PROBLEMS.validationFailed, error.message, {
     field: error.field,
-  };
+    issues: [{ path: error.field, message: error.message }],
+  });
 }
 
 /** A refusal decided before the limiter (role or key check): reuses core's 403 / 401 documents. */

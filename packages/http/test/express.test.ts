@@ -44,7 +44,7 @@ describe("express rateLimit", () => {
     expect(parseRateLimit(denied.headers).minute).toMatchObject({ r: 0, t: 30 });
     const body = JSON.parse(denied.text);
     expectProblem(body, 429);
-    expect(body).toMatchObject({ reason: "limit_exceeded", "retry-after": 30, "violated-policies": ["minute"] });
+    expect(body).toMatchObject({ reason: "limit_exceeded", retryAfter: 30, violatedPolicies: ["minute"] });
     clock.advance(retryAfter * 1000 - 1);
     await request(server).post("/api/ai").send({}).expect(429);
     clock.advance(1);

@@ -32,7 +32,9 @@ import { clientErrorHandler, frameworkErrors, installEdge } from "./edge.js";
 import { openLedger } from "./ledger.js";
 import { createLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
-import { problem, sendProblem } from "./problem.js";
+import { DOCUMENT_INFO, finishDocument, SECURITY_SCHEMES } from "./openapi/document.js";
+import { toOpenApi30 } from "./openapi/downgrade.js";
+import { PROBLEMS, problem, sendProblem } from "./problem.js";
 import { alertRoutes } from "./routes/admin/alerts.js";
 import { auditRoutes } from "./routes/admin/audit.js";
 import { counterRoutes } from "./routes/admin/counters.js";
@@ -45,6 +47,7 @@ import { adminUsageRoutes } from "./routes/admin/usage.js";
 import { checkRoutes } from "./routes/check.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { opsRoutes } from "./routes/ops.js";
+import { problemRoutes } from "./routes/problems.js";
 import { sessionRoutes } from "./routes/session.js";
 import { settleRoutes } from "./routes/settle.js";
 import type { App } from "./routes/types.js";
@@ -107,7 +110,7 @@ function errorProblem(error: FastifyError) {
       return { path: path || (error.validationContext ?? "body"), message: `${where}${v.message}` };
     });
     const first = issues[0] as { path: string; message: string };
-    return problem(400, `${first.path}: ${first.message}`, { field: first.path, issues });
+    return problem(PROBLEMS.validationFailed, `${first.path}: ${first.message}`, { field: first.path, issues });
   }
   if (error instanceof InputError || error instanceof UnknownNameError) {
     return problem(
@@ -118,15 +121,18 @@ function errorProblem(error: FastifyError) {
       },
     );
   }
-  if (error instanceof ConfigError) return problem(400, error.message, { issues: [...error.issues] });
+  if (error instanceof ConfigError)
+    return problem(PROBLEMS.validationFailed, error.message, { issues: [...error.issues] });
   switch (error.code) {
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return problem(400, `body: ${error.message}. Send a JSON object.`, { field: "body" });
+      return problem(PROBLEMS.malformedBody, `body: ${error.message}. Send a JSON object.`, { field: "body" });
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return problem(413, "body: larger than this server accepts (server.bodyLimit).", { field: "body" });
+      return problem(PROBLEMS.payloadTooLarge, "body: larger than this server accepts (server.bodyLimit).", {
+        field: "body",
+      });
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return problem(415, "Send the body as application/json.", { field: "content-type" });
+      return problem(PROBLEMS.unsupportedMediaType, "Send the body as application/json.", { field: "content-type" });
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) return problem(status, error.message, { field: "body" });
@@ -307,31 +313,10 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   await app.register(fastifySwagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: "Tollgate",
-        version: "0.1.0",
-        description:
-          "Rate limits and usage quotas: decision API (service token) and admin API (admin tokens with roles).",
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: "http", scheme: "bearer" },
-          session: { type: "apiKey", in: "cookie", name: "tollgate_session" },
-        },
-      },
-      tags: [
-        { name: "decision", description: "Decide, settle and peek (service token)" },
-        {
-          name: "admin",
-          description: "Catalog, keys, tokens, counters, usage, audit (admin tokens: admin > operator > readonly)",
-        },
-        { name: "operations", description: "Health, readiness, metrics" },
-      ],
-    },
+    // info, servers, security, tags and problem responses are completed by finishDocument.
+    openapi: { openapi: "3.1.0", info: DOCUMENT_INFO, components: { securitySchemes: SECURITY_SCHEMES } },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (input) => finishDocument(jsonSchemaTransformObject(input)),
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
@@ -345,15 +330,19 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
       return sendProblem(
         reply,
         problem(
-          503,
+          PROBLEMS.serviceUnavailable,
           "The database is unavailable or too slow; the change was most likely not applied. Retry after " +
             "Retry-After; send creates with an Idempotency-Key so that a retry never creates twice.",
+          { retryAfter: DATABASE_RETRY_AFTER },
         ),
       );
     }
     // The error serializer (logger.ts) drops driver fields such as SQL parameters.
     request.log.error({ err: error }, "unhandled error");
-    return sendProblem(reply, problem(500, "Internal error; it has been logged. Retry, and report it if it persists."));
+    return sendProblem(
+      reply,
+      problem(PROBLEMS.internalError, "Internal error; it has been logged. Retry, and report it if it persists."),
+    );
   });
   app.addHook("onResponse", (request, reply, done) => {
     ctx.metrics.httpLatency.observe(
@@ -364,7 +353,13 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   });
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  let openapi30: unknown;
+  app.get("/openapi-3.0.json", { schema: { hide: true } }, async () => {
+    openapi30 ??= toOpenApi30(app.swagger());
+    return openapi30;
+  });
   opsRoutes(app, ctx);
+  problemRoutes(app);
   checkRoutes(app, ctx);
   settleRoutes(app, ctx);
   usageRoutes(app, ctx);

@@ -3,7 +3,7 @@ import type { Role } from "@tollgate/db";
 import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from "fastify";
 import type { Catalog, TokenRecord } from "./catalog.js";
 import { HashCache } from "./hash-cache.js";
-import { problem, sendProblem } from "./problem.js";
+import { PROBLEMS, problem, sendProblem } from "./problem.js";
 import { sameDigest } from "./secrets.js";
 import { csrfProblem, type Sessions, sessionCookie } from "./session.js";
 
@@ -75,17 +75,21 @@ export function tokenById(catalog: Catalog, id: string): Principal | undefined {
   return undefined;
 }
 
-async function reject(reply: FastifyReply, throttle: AuthThrottle, ip: string, status: 401, detail: string) {
+async function reject(reply: FastifyReply, throttle: AuthThrottle, ip: string, detail: string) {
   const wait = await throttle.fail(ip);
   if (wait !== undefined) {
     reply.header("Retry-After", String(wait));
     return sendProblem(
       reply,
-      problem(429, `Too many failed authentications from this address. Try again in ${wait} s with a valid token.`),
+      problem(
+        PROBLEMS.authThrottled,
+        `Too many failed authentications from this address. Try again in ${wait} s with a valid token.`,
+        { retryAfter: wait },
+      ),
     );
   }
   reply.header("WWW-Authenticate", 'Bearer realm="tollgate"');
-  return sendProblem(reply, problem(status, detail));
+  return sendProblem(reply, problem(PROBLEMS.unauthenticated, detail));
 }
 
 /** 403 naming the role needed; `needed` is machine-readable for the dashboard's panel. */
@@ -93,7 +97,7 @@ function forbidden(reply: FastifyReply, principal: Principal, needs: string) {
   return sendProblem(
     reply,
     problem(
-      403,
+      PROBLEMS.forbiddenRole,
       `Your token's role (${principal.role}) may not do this: it needs ${needs}. Ask an admin for a token with that role.`,
       { role: principal.role, needed: needs },
     ),
@@ -125,12 +129,11 @@ export function requireRole(
           reply,
           throttle,
           request.ip,
-          401,
           "Your dashboard session has expired or its token was revoked: sign in again.",
         );
       }
       const csrf = csrfProblem(request);
-      if (csrf) return sendProblem(reply, problem(403, csrf));
+      if (csrf) return sendProblem(reply, problem(PROBLEMS.csrfRejected, csrf));
       if (!allowed(principal.role)) return forbidden(reply, principal, needs);
       request.principal = principal;
       return;
@@ -140,7 +143,6 @@ export function requireRole(
         reply,
         throttle,
         request.ip,
-        401,
         `Missing credentials: send "Authorization: Bearer <token>" with a ${needs} token (printed at first start, or set by TOLLGATE_${"roles" in rule ? "SERVICE" : "ADMIN"}_TOKEN).`,
       );
     }
@@ -150,7 +152,6 @@ export function requireRole(
         reply,
         throttle,
         request.ip,
-        401,
         "Invalid or revoked token: check the token you send, or ask an admin for a new one.",
       );
     }

@@ -2,7 +2,7 @@ import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { MethodIndex } from "./method-index.js";
-import { type Problem, problem, sendProblem } from "./problem.js";
+import { PROBLEMS, type Problem, problem, sendProblem } from "./problem.js";
 import type { App } from "./routes/types.js";
 import { findUnstorableText } from "./storable-text.js";
 
@@ -19,16 +19,20 @@ const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
 export function clientErrorProblem(code: string | undefined): Problem {
   switch (code) {
     case "HPE_HEADER_OVERFLOW":
-      return problem(431, "headers: the request line and headers exceed the server's limit (16 KB).", {
-        field: "headers",
-      });
+      return problem(
+        PROBLEMS.headersTooLarge,
+        "headers: the request line and headers exceed the server's limit (16 KB).",
+        {
+          field: "headers",
+        },
+      );
     case "ERR_HTTP_REQUEST_TIMEOUT":
     case "ERR_HTTP_HEADERS_TIMEOUT":
-      return problem(408, "The request was not received in time.", { field: "request" });
+      return problem(PROBLEMS.requestTimeout, "The request was not received in time.", { field: "request" });
     case "HPE_INVALID_METHOD":
-      return problem(400, "method: not an HTTP method.", { field: "method" });
+      return problem(PROBLEMS.validationFailed, "method: not an HTTP method.", { field: "method" });
     case "HPE_INVALID_URL":
-      return problem(400, "path: not a valid request target.", { field: "path" });
+      return problem(PROBLEMS.validationFailed, "path: not a valid request target.", { field: "path" });
     case "HPE_INVALID_HEADER_TOKEN":
     case "HPE_INVALID_CONSTANT":
     case "HPE_LF_EXPECTED":
@@ -36,9 +40,9 @@ export function clientErrorProblem(code: string | undefined): Problem {
     case "HPE_UNEXPECTED_CONTENT_LENGTH":
     case "HPE_INVALID_CONTENT_LENGTH":
     case "HPE_INVALID_TRANSFER_ENCODING":
-      return problem(400, "headers: malformed HTTP headers.", { field: "headers" });
+      return problem(PROBLEMS.validationFailed, "headers: malformed HTTP headers.", { field: "headers" });
     default:
-      return problem(400, "request: malformed HTTP request.", { field: "request" });
+      return problem(PROBLEMS.validationFailed, "request: malformed HTTP request.", { field: "request" });
   }
 }
 
@@ -64,12 +68,18 @@ export function frameworkErrors(error: FastifyError, _request: FastifyRequest, r
     case "FST_ERR_MAX_PARAM_LENGTH":
       return sendProblem(
         reply,
-        problem(414, "path: a path parameter is longer than 256 characters.", { field: "path" }),
+        problem(PROBLEMS.uriTooLong, "path: a path parameter is longer than 256 characters.", { field: "path" }),
       );
     case "FST_ERR_BAD_URL":
-      return sendProblem(reply, problem(400, "path: not a valid URL (malformed percent-encoding).", { field: "path" }));
+      return sendProblem(
+        reply,
+        problem(PROBLEMS.validationFailed, "path: not a valid URL (malformed percent-encoding).", { field: "path" }),
+      );
     default:
-      return sendProblem(reply, problem(400, "request: the router refused this request.", { field: "request" }));
+      return sendProblem(
+        reply,
+        problem(PROBLEMS.validationFailed, "request: the router refused this request.", { field: "request" }),
+      );
   }
 }
 
@@ -93,7 +103,10 @@ export function installEdge(app: App) {
   app.addHook("onRequest", async (request, reply) => {
     // HTTP/1.1 requires Host (RFC 9112 §3.2); refused here so the answer is a problem document.
     if (request.raw.httpVersion === "1.1" && !request.headers.host) {
-      return sendProblem(reply, problem(400, "host: HTTP/1.1 requests need a Host header.", { field: "host" }));
+      return sendProblem(
+        reply,
+        problem(PROBLEMS.validationFailed, "host: HTTP/1.1 requests need a Host header.", { field: "host" }),
+      );
     }
   });
 
@@ -102,7 +115,7 @@ export function installEdge(app: App) {
       findUnstorableText(request.params) ?? findUnstorableText(request.query) ?? findUnstorableText(request.body);
     if (found) {
       const field = found.path || "body";
-      return sendProblem(reply, problem(400, `${field}: ${found.reason}.`, { field }));
+      return sendProblem(reply, problem(PROBLEMS.validationFailed, `${field}: ${found.reason}.`, { field }));
     }
   });
 
@@ -113,12 +126,16 @@ export function installEdge(app: App) {
       reply.header("Allow", allow.join(", "));
       return sendProblem(
         reply,
-        problem(405, `method: ${request.method} is not allowed here; use ${allow.join(", ")}.`, { field: "method" }),
+        problem(PROBLEMS.methodNotAllowed, `method: ${request.method} is not allowed here; use ${allow.join(", ")}.`, {
+          field: "method",
+        }),
       );
     }
     return sendProblem(
       reply,
-      problem(404, `No route ${request.method} ${path.slice(0, 256)}. See /docs for the API.`, { field: "path" }),
+      problem(PROBLEMS.notFound, `No route ${request.method} ${path.slice(0, 256)}. See /docs for the API.`, {
+        field: "path",
+      }),
     );
   });
 }

@@ -2,9 +2,26 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:
 import type { Database } from "@tollgate/db";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type Kysely, sql } from "kysely";
+import { z } from "zod";
 import type { ServerContext } from "./context.js";
-import { type Problem, problem } from "./problem.js";
+import { PROBLEM_CONTENT_TYPE, PROBLEMS, type Problem, problem } from "./problem.js";
 import { sha256 } from "./secrets.js";
+
+/** The header of an admin create, as the request schema declares it (validated further by idempotencyOf). */
+export const IDEMPOTENCY_HEADER = z.looseObject({
+  "idempotency-key": z
+    .string()
+    .max(255)
+    .optional()
+    .describe("A unique value per create (a UUID): a retry with the same key and body answers the first result."),
+});
+
+/** What an idempotent create can answer besides its own problems (and 503 when the database is down). */
+export const IDEMPOTENCY_PROBLEMS = [
+  PROBLEMS.idempotencyKeyReused,
+  PROBLEMS.idempotencyInProgress,
+  PROBLEMS.serviceUnavailable,
+];
 
 /** How long a create's first answer is kept for retries. */
 const KEEP_HOURS = 24;
@@ -31,9 +48,13 @@ export function idempotencyOf(
   const header = request.headers["idempotency-key"];
   if (header === undefined) return undefined;
   if (typeof header !== "string" || !KEY_PATTERN.test(header)) {
-    return problem(400, "Idempotency-Key: must be 1-255 printable ASCII characters (a UUID is a good choice).", {
-      field: "Idempotency-Key",
-    });
+    return problem(
+      PROBLEMS.validationFailed,
+      "Idempotency-Key: must be 1-255 printable ASCII characters (a UUID is a good choice).",
+      {
+        field: "Idempotency-Key",
+      },
+    );
   }
   const actor = (request as { principal?: { id: string } }).principal?.id ?? "unknown";
   const scope = `${actor}\u0000${operation}\u0000${header}`;
@@ -79,11 +100,15 @@ export async function replay(
   if (row.request_hash !== created.requestHash) {
     return reply
       .code(422)
-      .type("application/problem+json")
+      .type(PROBLEM_CONTENT_TYPE)
       .send(
-        problem(422, "Idempotency-Key: already used for a different request body. Use a new key for a new create.", {
-          field: "Idempotency-Key",
-        }),
+        problem(
+          PROBLEMS.idempotencyKeyReused,
+          "Idempotency-Key: already used for a different request body. Use a new key for a new create.",
+          {
+            field: "Idempotency-Key",
+          },
+        ),
       );
   }
   return reply.code(row.status).header("idempotent-replayed", "true").send(open(created.cipherKey, row.body));
@@ -122,6 +147,10 @@ export function isDuplicateKey(error: unknown): boolean {
 
 /** The 409 for a create whose key another request is using right now. */
 export const inProgress = () =>
-  problem(409, "Idempotency-Key: a request with this key is in progress; retry shortly to get its answer.", {
-    field: "Idempotency-Key",
-  });
+  problem(
+    PROBLEMS.idempotencyInProgress,
+    "Idempotency-Key: a request with this key is in progress; retry shortly to get its answer.",
+    {
+      field: "Idempotency-Key",
+    },
+  );

@@ -1,47 +1,38 @@
+import { PROBLEM_CONTENT_TYPE, PROBLEMS, type Problem, type ProblemKind, problemOf } from "@tollgate/core";
 import type { FastifyReply } from "fastify";
 
-/** RFC 9457 problem details, the body of every error this server answers. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  /** The request field at fault (`subject.user`, `cost`, `body`). */
-  field?: string;
-  issues?: { path: string; message: string }[];
-  [extra: string]: unknown;
-}
+export type { Problem, ProblemKind } from "@tollgate/core";
+export { PROBLEM_CONTENT_TYPE, PROBLEMS } from "@tollgate/core";
 
-const TITLES: Record<number, string> = {
-  400: "Bad request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not found",
-  405: "Method not allowed",
-  408: "Request timeout",
-  409: "Conflict",
-  413: "Body too large",
-  414: "URI too long",
-  415: "Unsupported media type",
-  422: "Unprocessable content",
-  429: "Too many requests",
-  431: "Request header fields too large",
-  500: "Internal error",
-  501: "Not implemented yet",
-  503: "Unavailable",
+/** The kind a bare status stands for, for call sites that only know the status. */
+const BY_STATUS: Record<number, ProblemKind> = {
+  400: PROBLEMS.validationFailed,
+  401: PROBLEMS.unauthenticated,
+  403: PROBLEMS.forbiddenRole,
+  404: PROBLEMS.notFound,
+  405: PROBLEMS.methodNotAllowed,
+  408: PROBLEMS.requestTimeout,
+  409: PROBLEMS.conflict,
+  413: PROBLEMS.payloadTooLarge,
+  414: PROBLEMS.uriTooLong,
+  415: PROBLEMS.unsupportedMediaType,
+  422: PROBLEMS.idempotencyKeyReused,
+  429: PROBLEMS.authThrottled,
+  431: PROBLEMS.headersTooLarge,
+  500: PROBLEMS.internalError,
+  503: PROBLEMS.serviceUnavailable,
 };
 
-export function problem(status: number, detail: string, extra: Partial<Problem> = {}): Problem {
-  return {
-    type: `https://tollgate.dev/problems/${(TITLES[status] ?? "error").toLowerCase().replace(/ /g, "-")}`,
-    title: TITLES[status] ?? "Error",
-    status,
-    detail,
-    ...extra,
-  };
+/**
+ * A problem document of a catalogued kind (core's `PROBLEMS`). A bare status maps to the
+ * kind that status means on this server; prefer naming the kind.
+ */
+export function problem(kind: ProblemKind | number, detail: string, members: Record<string, unknown> = {}): Problem {
+  const resolved = typeof kind === "number" ? (BY_STATUS[kind] ?? PROBLEMS.internalError) : kind;
+  return problemOf(resolved, detail, members);
 }
 
 /** Sends a problem document with its status and content type. */
 export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
-  return reply.code(body.status).type("application/problem+json").send(body);
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }

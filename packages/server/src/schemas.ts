@@ -101,13 +101,13 @@ export const settleBodySchema = z.strictObject({
 });
 
 export const usageQuerySchema = z.strictObject({
-  user: id.optional(),
-  key: id.optional(),
-  org: id.optional(),
-  project: id.optional(),
-  ip: id.optional(),
-  category: name.optional(),
-  plan: name.optional(),
+  user: id.optional().describe("Subject field: the user (one subject field, or X-Api-Key, is required)."),
+  key: id.optional().describe("Subject field: an opaque key id the caller already verified."),
+  org: id.optional().describe("Subject field: the organisation."),
+  project: id.optional().describe("Subject field: the project."),
+  ip: id.optional().describe("Subject field: the client address."),
+  category: name.optional().describe("The category whose limits to read."),
+  plan: name.optional().describe("The plan whose limits to read (ignored with X-Api-Key: the key's plan applies)."),
 });
 
 export const problemSchema = z

@@ -134,13 +134,13 @@ describe("server alerts: the built-in example as is", () => {
       limits: [{ ...limit, alert: "pager" }],
     });
     expect(category.status).toBe(400);
-    expect(category.body.field).toBe("categories.reports.limits[0].alert");
+    expect(category.body.field).toBe("limits[0].alert");
     expect(category.body.detail).toContain('no alert sink named "pager" (configured: ops)');
     const plan = await server.call("PUT", "/v1/admin/plans/team", ADMIN, {
       limits: [{ ...limit, per: "user", mode: "enforce", alert: "nope" }],
     });
     expect(plan.status).toBe(400);
-    expect(plan.body.field).toBe("plans.team.limits[0].alert");
+    expect(plan.body.field).toBe("limits[0].alert");
     const listed = await server.call("GET", "/v1/admin/categories", ADMIN);
     expect(listed.body.categories.map((c: { name: string }) => c.name)).not.toContain("reports");
     const ok = await server.call("PUT", "/v1/admin/categories/reports", ADMIN, {

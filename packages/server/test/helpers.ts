@@ -30,6 +30,8 @@ export interface Reply {
   status: number;
   body: Json;
   headers: Record<string, unknown>;
+  /** The body as sent, before JSON parsing. */
+  raw: string;
 }
 
 /**
@@ -82,7 +84,7 @@ export async function startTestServer(
       try {
         parsed = JSON.parse(response.body);
       } catch {}
-      return { status: response.statusCode, body: parsed, headers: response.headers };
+      return { status: response.statusCode, body: parsed, headers: response.headers, raw: response.body };
     },
   });
 }

@@ -34,16 +34,20 @@ Client = Union[Tollgate, AsyncTollgate, Unlimited]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-# Status and problem type per refusal reason; any other reason is a 429.
+# Status, problem type and title per refusal reason; any other reason is a 429. The same types as
+# the server and the Node adapters answer: the catalogue in docs/problems.md (core's PROBLEMS),
+# checked by packages/server/test/problem-catalogue.test.ts.
+_TYPES = "https://tollgate.dev/problems/"
 _REFUSALS: Dict[str, tuple] = {
-    "forbidden": (403, "https://tollgate.dev/problems/forbidden", "Forbidden"),
-    "invalid_key": (401, "https://tollgate.dev/problems/invalid-key", "Invalid API key"),
-    "store_unavailable": (503, "https://tollgate.dev/problems/store-unavailable", "Rate limiting unavailable"),
-    "subject_missing": (403, "https://tollgate.dev/problems/subject-missing", "Identity required"),
-    "cost_exceeds_limit": (429, "https://tollgate.dev/problems/cost-exceeds-limit", "Request larger than the limit"),
-    "quota_exceeded": (429, "https://iana.org/assignments/http-problem-types#quota-exceeded", "Quota exceeded"),
+    "forbidden": (403, _TYPES + "forbidden-scope", "Forbidden"),
+    "invalid_key": (401, _TYPES + "invalid-key", "Invalid API key"),
+    "store_unavailable": (503, _TYPES + "store-unavailable", "Rate limiting unavailable"),
+    "subject_missing": (400, _TYPES + "subject-missing", "Subject missing"),
+    "cost_exceeds_limit": (429, _TYPES + "cost-exceeds-limit", "Request larger than the limit"),
+    "quota_exceeded": (429, _TYPES + "quota-exceeded", "Quota exceeded"),
 }
-_RATE = (429, "https://tollgate.dev/problems/rate-limit-exceeded", "Too many requests")
+_RATE = (429, _TYPES + "rate-limited", "Too many requests")
+_INVALID = (400, _TYPES + "validation-failed", "Invalid request")
 
 _DETAILS = {
     "forbidden": "Your role or API key does not permit this endpoint.",
@@ -73,12 +77,8 @@ class InvalidInput(HTTPException):
     """Raised by the dependency when Tollgate rejected what the request resolved to (400)."""
 
     def __init__(self, error: InvalidRequestError) -> None:
-        problem: Dict[str, Any] = {
-            "type": "https://tollgate.dev/problems/invalid-request",
-            "title": "Invalid request",
-            "status": 400,
-            "detail": str(error),
-        }
+        status, kind, title = _INVALID
+        problem: Dict[str, Any] = {"type": kind, "title": title, "status": status, "detail": str(error)}
         if error.field is not None:
             problem["field"] = error.field
         super().__init__(status_code=400, detail=problem)
@@ -95,9 +95,17 @@ def denial_problem(decision: Decision) -> tuple:
         what = "Quota" if reason == "quota_exceeded" else "Rate limit"
         violated = ", ".join(s.name for s in decision.limits if s.exceeded and s.mode == "enforce")
         detail = f"{what} exceeded{f' ({violated})' if violated else ''}.{wait}"
-    problem: Dict[str, Any] = {"type": kind, "title": title, "status": status, "detail": detail, "reason": reason}
+    violated_policies = [s.name for s in decision.limits if s.exceeded and s.mode == "enforce"]
+    problem: Dict[str, Any] = {
+        "type": kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "reason": reason,
+        "violatedPolicies": violated_policies,
+    }
     if decision.retry_after is not None:
-        problem["retry-after"] = decision.retry_after
+        problem["retryAfter"] = decision.retry_after
     return status, problem
 
 

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { resolveToken, tokenById } from "../auth.js";
 import type { ServerContext } from "../context.js";
-import { problem, sendProblem } from "../problem.js";
-import { errors } from "../schemas.js";
+import { route } from "../openapi/operation.js";
+import { PROBLEMS, problem, sendProblem } from "../problem.js";
 import { CSRF_HEADER, csrfProblem, SESSION_COOKIE, sessionCookie, setSessionCookie } from "../session.js";
 import type { App } from "./types.js";
 
@@ -13,6 +13,8 @@ const sessionSchema = z
     expiresAt: z.string().describe("When the session ends; sign in again after."),
   })
   .meta({ id: "Session" });
+
+const SESSION = { name: "alice", role: "operator", expiresAt: "2026-03-10T20:00:00.000Z" };
 
 const csrfHeaders = z.looseObject({
   // Checked by csrfProblem (403 with an explanation); declared here for the OpenAPI document.
@@ -29,39 +31,71 @@ export function sessionRoutes(app: App, ctx: ServerContext) {
 
   app.post(
     "/v1/session",
-    {
-      schema: {
-        tags: ["admin"],
-        summary: `Sign in to the dashboard with an admin token: sets the ${SESSION_COOKIE} cookie`,
-        headers: csrfHeaders,
-        body: z.strictObject({ token: z.string().min(1).max(512) }),
-        response: { 200: sessionSchema, ...errors(400, 401, 403, 429) },
+    route(ctx, {
+      id: "signIn",
+      tag: "dashboard",
+      summary: "Sign in to the dashboard",
+      description: `Trades an admin-API token (admin, operator or readonly) for an HttpOnly, SameSite=Strict session cookie (\`${SESSION_COOKIE}\`), so the token never sits in the page's storage. Send \`${CSRF_HEADER}: 1\`. Failed sign-ins count toward the per-address failed-authentication limit.`,
+      access: "public",
+      request: { headers: csrfHeaders, body: z.strictObject({ token: z.string().min(1).max(512) }) },
+      parameterExamples: { [CSRF_HEADER]: "1" },
+      bodyExamples: {
+        operator: {
+          summary: "An operator signs in",
+          value: { token: "tg_ope_Qm3vX8kL2pN7rT1wY5zB9cD4fG6hJ0aS2eU8iO3qW5" },
+        },
       },
-    },
+      responses: {
+        200: {
+          description: "Signed in; the response sets the session cookie.",
+          schema: sessionSchema,
+          headers: ["Set-Cookie"],
+          examples: { operator: { summary: "Signed in", value: SESSION } },
+        },
+      },
+      problems: [PROBLEMS.unauthenticated, PROBLEMS.forbiddenRole, PROBLEMS.csrfRejected, PROBLEMS.authThrottled],
+    }),
     async (request, reply) => {
       const csrf = csrfProblem(request);
-      if (csrf) return sendProblem(reply, problem(403, csrf));
+      if (csrf) return sendProblem(reply, problem(PROBLEMS.csrfRejected, csrf));
       const wait = await throttle.blocked(request.ip);
       if (wait !== undefined) {
         reply.header("Retry-After", String(wait));
-        return sendProblem(reply, problem(429, `Too many failed sign-ins from this address. Try again in ${wait} s.`));
+        return sendProblem(
+          reply,
+          problem(PROBLEMS.authThrottled, `Too many failed sign-ins from this address. Try again in ${wait} s.`, {
+            retryAfter: wait,
+          }),
+        );
       }
       const principal = resolveToken(catalog, request.body.token);
       if (!principal) {
         const blocked = await throttle.fail(request.ip);
         if (blocked !== undefined) reply.header("Retry-After", String(blocked));
+        // RFC 9110: a 401 names the scheme to use.
+        else reply.header("WWW-Authenticate", 'Bearer realm="tollgate"');
         return sendProblem(
           reply,
           blocked !== undefined
-            ? problem(429, `Too many failed sign-ins from this address. Try again in ${blocked} s.`)
-            : problem(401, "That token is not valid: paste an admin, operator or readonly token.", { field: "token" }),
+            ? problem(
+                PROBLEMS.authThrottled,
+                `Too many failed sign-ins from this address. Try again in ${blocked} s.`,
+                {
+                  retryAfter: blocked,
+                },
+              )
+            : problem(
+                PROBLEMS.unauthenticated,
+                "That token is not valid: paste an admin, operator or readonly token.",
+                { field: "token" },
+              ),
         );
       }
       if (principal.role === "service") {
         return sendProblem(
           reply,
           problem(
-            403,
+            PROBLEMS.forbiddenRole,
             "A service token calls the decision API only. Sign in with an admin, operator or readonly token.",
             { field: "token" },
           ),
@@ -80,18 +114,26 @@ export function sessionRoutes(app: App, ctx: ServerContext) {
 
   app.get(
     "/v1/session",
-    {
-      schema: {
-        tags: ["admin"],
-        summary: "The dashboard session of this browser (401 when signed out)",
-        response: { 200: sessionSchema, ...errors(401) },
+    route(ctx, {
+      id: "getSession",
+      tag: "dashboard",
+      summary: "The dashboard session of this browser",
+      description: "Who is signed in with the session cookie and until when; 401 when signed out.",
+      access: "session",
+      responses: {
+        200: {
+          description: "The session.",
+          schema: sessionSchema,
+          examples: { operator: { summary: "Signed in", value: SESSION } },
+        },
       },
-    },
+    }),
     async (request, reply) => {
       const claims = sessions.verify(sessionCookie(request));
       const principal = claims ? tokenById(catalog, claims.tokenId) : undefined;
       if (!claims || !principal || principal.role === "service") {
-        return sendProblem(reply, problem(401, "Not signed in."));
+        reply.header("WWW-Authenticate", 'Bearer realm="tollgate"');
+        return sendProblem(reply, problem(PROBLEMS.unauthenticated, "Not signed in."));
       }
       reply.header("cache-control", "no-store");
       return {
@@ -104,19 +146,21 @@ export function sessionRoutes(app: App, ctx: ServerContext) {
 
   app.delete(
     "/v1/session",
-    {
-      schema: {
-        tags: ["admin"],
-        summary: "Sign out: clears the session cookie",
-        headers: csrfHeaders,
-        response: { 204: z.null(), ...errors(403) },
-      },
-    },
+    route(ctx, {
+      id: "signOut",
+      tag: "dashboard",
+      summary: "Sign out of the dashboard",
+      description: "Clears the session cookie. Send `x-tollgate-csrf: 1`.",
+      access: "session",
+      request: { headers: csrfHeaders },
+      parameterExamples: { [CSRF_HEADER]: "1" },
+      responses: { 204: { description: "Signed out." } },
+    }),
     async (request, reply) => {
       const csrf = csrfProblem(request);
-      if (csrf) return sendProblem(reply, problem(403, csrf));
+      if (csrf) return sendProblem(reply, problem(PROBLEMS.csrfRejected, csrf));
       setSessionCookie(request, reply, undefined);
-      return reply.code(204).send(null);
+      return reply.code(204).send();
     },
   );
 }

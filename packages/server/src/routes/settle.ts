@@ -1,10 +1,10 @@
 import type { Decision } from "@tollgate/core";
 import { z } from "zod";
-import { requireRole } from "../auth.js";
 import type { ServerContext } from "../context.js";
 import { decodeDecisionId } from "../decision-id.js";
-import { problem, sendProblem } from "../problem.js";
-import { errors, settleBodySchema } from "../schemas.js";
+import { route } from "../openapi/operation.js";
+import { PROBLEMS, problem, sendProblem } from "../problem.js";
+import { settleBodySchema } from "../schemas.js";
 import type { App } from "./types.js";
 
 /**
@@ -15,24 +15,43 @@ import type { App } from "./types.js";
 export function settleRoutes(app: App, ctx: ServerContext) {
   app.post(
     "/v1/settle",
-    {
-      preHandler: requireRole(ctx.catalog, ctx.throttle, { roles: ["service", "admin"] }),
-      schema: {
-        tags: ["decision"],
-        summary: "Settle an allowed decision with its actual cost",
-        security: [{ bearer: [] }],
-        body: settleBodySchema,
-        response: {
-          200: z.object({ settled: z.boolean(), delta: z.number(), applied: z.boolean() }),
-          ...errors(400, 401, 403, 409, 429),
+    route(ctx, {
+      id: "settle",
+      tag: "decision",
+      summary: "Settle an allowed decision with its actual cost",
+      description:
+        "Replaces the estimated cost charged by POST /v1/check with the actual one (tokens used by the LLM call): the difference is charged or refunded. The signed `decisionId` carries what was charged, so any instance can settle it, once, within `decisions.settleWindow` seconds. `applied: false` means the counter store was unreachable and the correction was not made.",
+      access: { roles: ["service", "admin"] },
+      request: { body: settleBodySchema },
+      bodyExamples: {
+        actual: {
+          summary: "The call used 1,530 tokens, not the 1,200 estimated",
+          value: { decisionId: "v1.eyJ0IjoxNzczMTQ0MDAwMDAwfQ.c2lnbmF0dXJl", cost: 1530 },
         },
       },
-    },
+      responses: {
+        200: {
+          description: "Settled: `delta` units were charged (positive) or refunded (negative).",
+          schema: z.object({
+            settled: z.boolean(),
+            delta: z.number().describe("Actual cost minus the estimate."),
+            applied: z.boolean().describe("false when the counter store was unreachable."),
+          }),
+          examples: {
+            charged: { summary: "330 more tokens charged", value: { settled: true, delta: 330, applied: true } },
+          },
+        },
+      },
+      problems: [PROBLEMS.conflict],
+    }),
     async (request, reply) => {
       const { decisionId, cost } = request.body;
       const ticket = decodeDecisionId(ctx.decisionSecrets, decisionId, ctx.limiter.config);
       if ("error" in ticket)
-        return sendProblem(reply, problem(400, `decisionId ${ticket.error}.`, { field: "decisionId" }));
+        return sendProblem(
+          reply,
+          problem(PROBLEMS.validationFailed, `decisionId ${ticket.error}.`, { field: "decisionId" }),
+        );
       const age = ctx.clock.now() - ticket.issuedAt;
       if (ticket.receipt.items.length > 0 && age > ctx.config.decisions.settleWindow * 1000) {
         return sendProblem(
@@ -53,7 +72,9 @@ export function settleRoutes(app: App, ctx: ServerContext) {
       if (!once.allowed && !once.degraded) {
         return sendProblem(
           reply,
-          problem(409, "This decision was already settled; settle each decision once.", { field: "decisionId" }),
+          problem(PROBLEMS.conflict, "This decision was already settled; settle each decision once.", {
+            field: "decisionId",
+          }),
         );
       }
       const settled: Decision = { allowed: true, limits: [], receipt };

@@ -2,9 +2,9 @@ import { ALERT_EVENT_TYPES, DELIVERY_STATUSES } from "@tollgate/alerts";
 import { z } from "zod";
 import { describeSinks, sqlDeliveryLog } from "../../alerting.js";
 import type { ServerContext } from "../../context.js";
-import { errors } from "../../schemas.js";
+import { route } from "../../openapi/operation.js";
+import { PROBLEMS } from "../../problem.js";
 import type { App } from "../types.js";
-import { atLeast, security } from "./common.js";
 
 const delivery = z
   .object({
@@ -31,29 +31,62 @@ export function alertRoutes(app: App, ctx: ServerContext) {
   const log = sqlDeliveryLog(ctx.db);
   app.get(
     "/v1/admin/alerts",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "Alert sinks and deliveries, newest first (URLs redacted: they embed secrets)",
-        security,
+    route(ctx, {
+      id: "listAlerts",
+      tag: "admin",
+      summary: "Alert sinks and deliveries",
+      description:
+        "The configured alert sinks (URLs redacted to scheme and host: they often embed secrets) and routes, and the deliveries of every instance, newest first, filtered by status, event type or sink. Page with `before`: the `updatedAt` of the last delivery of the previous page.",
+      access: { minimum: "readonly" },
+      request: {
         querystring: z.strictObject({
-          status: z.enum(DELIVERY_STATUSES).optional(),
-          type: z.enum(ALERT_EVENT_TYPES).optional(),
-          sink: z.string().min(1).max(64).optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
+          status: z.enum(DELIVERY_STATUSES).optional().describe("Only deliveries in this status."),
+          type: z.enum(ALERT_EVENT_TYPES).optional().describe("Only events of this type."),
+          sink: z.string().min(1).max(64).optional().describe("Only deliveries to this sink."),
+          limit: z.coerce.number().int().min(1).max(500).default(100).describe("Deliveries per page."),
           before: z.iso.datetime().optional().describe("Deliveries last updated before this time (next page)."),
         }),
-        response: {
-          200: z.object({
+      },
+      parameterExamples: { status: "dead", type: "threshold_crossed", sink: "ops", limit: 50 },
+      responses: {
+        200: {
+          description: "Sinks, routes and a page of deliveries.",
+          schema: z.object({
             sinks: z.array(z.object({ name: z.string(), type: z.string(), target: z.string(), severity: z.string() })),
             routes: z.array(z.object({ name: z.string(), sinks: z.array(z.string()) })),
             deliveries: z.array(delivery),
           }),
-          ...errors(400, 401, 403),
+          examples: {
+            dead: {
+              summary: "A webhook that gave up after 5 tries",
+              value: {
+                sinks: [{ name: "ops", type: "webhook", target: "https://hooks.example.net", severity: "warning" }],
+                routes: [],
+                deliveries: [
+                  {
+                    id: "dlv_7f3a9c2e1b4d",
+                    eventId: "evt_2b8e4f1a9c3d",
+                    type: "threshold_crossed",
+                    subject: "org:acme",
+                    sink: "ops",
+                    sinkType: "webhook",
+                    target: "https://hooks.example.net",
+                    status: "dead",
+                    attempts: 5,
+                    lastError: "HTTP 502",
+                    lastStatus: 502,
+                    createdAt: "2026-03-10T12:00:00.000Z",
+                    updatedAt: "2026-03-10T12:04:10.000Z",
+                    event: { type: "threshold_crossed", limit: "org-minute", subject: "org:acme" },
+                  },
+                ],
+              },
+            },
+          },
         },
       },
-    },
+      problems: [PROBLEMS.serviceUnavailable],
+    }),
     async (request) => {
       const { before, ...query } = request.query;
       const deliveries = before ? await log.before(before, query) : await log.list(query);

@@ -1,9 +1,10 @@
 import { SUBJECT_FIELDS, type Subject } from "@tollgate/core";
 import { z } from "zod";
 import type { ServerContext } from "../../context.js";
-import { errors } from "../../schemas.js";
+import { route } from "../../openapi/operation.js";
+import { PROBLEMS } from "../../problem.js";
 import type { App } from "../types.js";
-import { actorOf, atLeast, security } from "./common.js";
+import { actorOf } from "./common.js";
 
 export const subjectRef = z
   .string()
@@ -19,16 +20,31 @@ export const toSubject = (ref: string): Subject => {
 export function counterRoutes(app: App, ctx: ServerContext) {
   app.post(
     "/v1/admin/counters/reset",
-    {
-      preHandler: atLeast(ctx, "operator"),
-      schema: {
-        tags: ["admin"],
-        summary: "Reset a subject's counters (every plan and category, or only the named limit)",
-        security,
-        body: z.strictObject({ subject: subjectRef, limit: z.string().min(1).max(64).optional() }),
-        response: { 200: z.object({ reset: z.literal(true), subject: z.string() }), ...errors(400, 401, 403) },
+    route(ctx, {
+      id: "resetCounters",
+      tag: "admin",
+      summary: "Reset a subject's counters",
+      description:
+        "Forgets a subject's counters under every plan and category, or only under the named limit: the subject starts afresh (a support action after an incident). Audited.",
+      access: { minimum: "operator" },
+      request: {
+        body: z.strictObject({
+          subject: subjectRef,
+          limit: z.string().min(1).max(64).optional().describe("Only this limit's counters."),
+        }),
       },
-    },
+      bodyExamples: {
+        user: { summary: "Reset user u-42's per-minute counter", value: { subject: "user:u-42", limit: "minute" } },
+      },
+      responses: {
+        200: {
+          description: "Reset.",
+          schema: z.object({ reset: z.literal(true), subject: z.string() }),
+          examples: { done: { summary: "Reset", value: { reset: true, subject: "user:u-42" } } },
+        },
+      },
+      problems: [PROBLEMS.serviceUnavailable],
+    }),
     async (request) => {
       const { subject, limit } = request.body;
       // The audit entry and the reset happen together or not at all: the entry is written in a

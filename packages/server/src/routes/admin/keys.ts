@@ -2,12 +2,21 @@ import { ConfigError } from "@tollgate/core";
 import { z } from "zod";
 import { type KeyRecord, mergeOverrides, overridePlanName } from "../../catalog.js";
 import type { ServerContext } from "../../context.js";
-import { idempotencyOf, inProgress, isDuplicateKey, remember, replay } from "../../idempotency.js";
-import { problem, sendProblem } from "../../problem.js";
-import { errors, idParams, limitSpecSchema } from "../../schemas.js";
+import {
+  IDEMPOTENCY_HEADER,
+  IDEMPOTENCY_PROBLEMS,
+  idempotencyOf,
+  inProgress,
+  isDuplicateKey,
+  remember,
+  replay,
+} from "../../idempotency.js";
+import { route } from "../../openapi/operation.js";
+import { PROBLEMS, problem, sendProblem } from "../../problem.js";
+import { idParams, limitSpecSchema } from "../../schemas.js";
 import { displayPrefix, newApiKeySecret, randomId, sha256 } from "../../secrets.js";
 import type { App } from "../types.js";
-import { actorOf, atLeast, configProblem, security } from "./common.js";
+import { actorOf, configProblem } from "./common.js";
 
 const keySchema = z
   .object({
@@ -31,6 +40,20 @@ const ownerSchema = z
   .max(256)
   .regex(/^(user|org|project):.+$/, 'an owner such as "org:acme", "user:u-42" or "project:p1"');
 
+const KEY = {
+  id: "key_5f2a9c1e7b3d4a6f8e0c",
+  name: "acme production",
+  prefix: "tg_live_3Jx9...",
+  owner: "org:acme",
+  plan: "pro",
+  scopes: ["generate"],
+  status: "active",
+  expiresAt: null,
+  overrides: [],
+  createdAt: "2026-03-10T12:00:00.000Z",
+};
+const SECRET = "tg_live_3Jx9qL0vW8sT2mB6nR4yK1pD7fH5cA0eZ9uX3wQ7";
+
 function view(ctx: ServerContext, key: KeyRecord) {
   const expired = key.expiresAt !== null && key.expiresAt <= ctx.clock.now();
   return {
@@ -51,20 +74,32 @@ function view(ctx: ServerContext, key: KeyRecord) {
 export function keyRoutes(app: App, ctx: ServerContext) {
   const { catalog } = ctx;
   const notFound = (id: string) =>
-    problem(404, `No API key with id "${id}". List keys with GET /v1/admin/keys.`, { field: "id" });
+    problem(PROBLEMS.notFound, `No API key with id "${id}". List keys with GET /v1/admin/keys.`, { field: "id" });
 
   app.get(
     "/v1/admin/keys",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "List API keys (never their secrets)",
-        security,
-        querystring: z.strictObject({ owner: z.string().max(256).optional(), plan: z.string().max(64).optional() }),
-        response: { 200: z.object({ keys: z.array(keySchema) }), ...errors(400, 401, 403) },
+    route(ctx, {
+      id: "listKeys",
+      tag: "admin",
+      summary: "List API keys (never their secrets)",
+      description:
+        "Every API key, optionally only one owner's or one plan's. Secrets are never stored or shown: `prefix` tells keys apart.",
+      access: { minimum: "readonly" },
+      request: {
+        querystring: z.strictObject({
+          owner: z.string().max(256).optional().describe('Only this owner\'s keys ("org:acme").'),
+          plan: z.string().max(64).optional().describe("Only keys on this plan."),
+        }),
       },
-    },
+      parameterExamples: { owner: "org:acme", plan: "pro" },
+      responses: {
+        200: {
+          description: "The keys.",
+          schema: z.object({ keys: z.array(keySchema) }),
+          examples: { one: { summary: "One key", value: { keys: [KEY] } } },
+        },
+      },
+    }),
     async (request) => {
       const { owner, plan } = request.query;
       const keys = [...catalog.keysById.values()].filter(
@@ -76,16 +111,23 @@ export function keyRoutes(app: App, ctx: ServerContext) {
 
   app.get(
     "/v1/admin/keys/:id",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "One API key",
-        security,
-        params: idParams,
-        response: { 200: keySchema, ...errors(401, 403, 404) },
+    route(ctx, {
+      id: "getKey",
+      tag: "admin",
+      summary: "One API key",
+      description: "An API key by id, with its status (`expired` once `expiresAt` has passed) and overrides.",
+      access: { minimum: "readonly" },
+      request: { params: idParams },
+      parameterExamples: { id: KEY.id },
+      responses: {
+        200: {
+          description: "The key.",
+          schema: keySchema,
+          examples: { key: { summary: "An active key", value: KEY } },
+        },
       },
-    },
+      problems: [PROBLEMS.notFound],
+    }),
     async (request, reply) => {
       const key = catalog.keysById.get(request.params.id);
       return key ? view(ctx, key) : sendProblem(reply, notFound(request.params.id));
@@ -94,16 +136,15 @@ export function keyRoutes(app: App, ctx: ServerContext) {
 
   app.post(
     "/v1/admin/keys",
-    {
-      preHandler: atLeast(ctx, "operator"),
-      schema: {
-        tags: ["admin"],
-        summary: "Create an API key; the secret is in this response only",
-        description:
-          "Send an `Idempotency-Key` header (a UUID) to make retries safe: a retry with the same key and body " +
-          "answers the first result (with `Idempotent-Replayed: true`) instead of creating a second key.",
-        security,
-        headers: z.looseObject({ "idempotency-key": z.string().max(255).optional() }),
+    route(ctx, {
+      id: "createKey",
+      tag: "admin",
+      summary: "Create an API key",
+      description:
+        "Issues a key for an owner on a plan. The secret is in this response only (stored as a SHA-256 hash): hand it to the owner now. Callers present it as `subject.apiKey` on POST /v1/check. Send an `Idempotency-Key` header (a UUID) to make retries safe: a retry with the same key and body answers the first result (with `Idempotent-Replayed: true`) instead of creating a second key. Audited.",
+      access: { minimum: "operator" },
+      request: {
+        headers: IDEMPOTENCY_HEADER,
         body: z.strictObject({
           owner: ownerSchema,
           plan: z.string().min(1).max(64),
@@ -111,9 +152,23 @@ export function keyRoutes(app: App, ctx: ServerContext) {
           scopes: z.array(z.string().min(1).max(64)).max(32).optional(),
           expiresAt: z.iso.datetime({ offset: true }).optional(),
         }),
-        response: { 201: createdSchema, ...errors(400, 401, 403, 409, 422, 503) },
       },
-    },
+      bodyExamples: {
+        pro: {
+          summary: "A pro key for org acme that may call the generate category",
+          value: { owner: "org:acme", plan: "pro", name: "acme production", scopes: ["generate"] },
+        },
+      },
+      responses: {
+        201: {
+          description: "Created; `secret` is shown only here.",
+          schema: createdSchema,
+          headers: ["Idempotent-Replayed"],
+          examples: { created: { summary: "The new key and its secret", value: { ...KEY, secret: SECRET } } },
+        },
+      },
+      problems: IDEMPOTENCY_PROBLEMS,
+    }),
     async (request, reply) => {
       const { owner, plan, name, scopes = [], expiresAt } = request.body;
       const idempotent = idempotencyOf(ctx, request, "key.create");
@@ -125,9 +180,13 @@ export function keyRoutes(app: App, ctx: ServerContext) {
       if (!catalog.plans.has(plan)) {
         return sendProblem(
           reply,
-          problem(400, `plan: unknown plan "${plan}" (known: ${[...catalog.plans.keys()].join(", ")})`, {
-            field: "plan",
-          }),
+          problem(
+            PROBLEMS.validationFailed,
+            `plan: unknown plan "${plan}" (known: ${[...catalog.plans.keys()].join(", ")})`,
+            {
+              field: "plan",
+            },
+          ),
         );
       }
       const id = randomId("key");
@@ -187,16 +246,23 @@ export function keyRoutes(app: App, ctx: ServerContext) {
 
   app.delete(
     "/v1/admin/keys/:id",
-    {
-      preHandler: atLeast(ctx, "operator"),
-      schema: {
-        tags: ["admin"],
-        summary: "Revoke an API key",
-        security,
-        params: idParams,
-        response: { 200: keySchema, ...errors(401, 403, 404) },
+    route(ctx, {
+      id: "revokeKey",
+      tag: "admin",
+      summary: "Revoke an API key",
+      description: "Revokes a key at once on every instance; its decisions answer `invalid_key` from then on. Audited.",
+      access: { minimum: "operator" },
+      request: { params: idParams },
+      parameterExamples: { id: KEY.id },
+      responses: {
+        200: {
+          description: "The key, now revoked.",
+          schema: keySchema,
+          examples: { revoked: { summary: "Revoked", value: { ...KEY, status: "revoked" } } },
+        },
       },
-    },
+      problems: [PROBLEMS.notFound, PROBLEMS.serviceUnavailable],
+    }),
     async (request, reply) => {
       const { id } = request.params;
       if (!catalog.keysById.has(id)) return sendProblem(reply, notFound(id));
@@ -209,22 +275,30 @@ export function keyRoutes(app: App, ctx: ServerContext) {
 
   app.post(
     "/v1/admin/keys/:id/rotate",
-    {
-      preHandler: atLeast(ctx, "operator"),
-      schema: {
-        tags: ["admin"],
-        summary: "Replace a key's secret (same id, plan and counters); the old secret stops working at once",
-        security,
-        params: idParams,
-        response: { 200: createdSchema, ...errors(401, 403, 404, 409) },
+    route(ctx, {
+      id: "rotateKey",
+      tag: "admin",
+      summary: "Replace a key's secret",
+      description:
+        "Issues a new secret for the same key (same id, plan, overrides and counters); the old secret stops working at once. The new secret is in this response only. A revoked key cannot be rotated (409). Audited.",
+      access: { minimum: "operator" },
+      request: { params: idParams },
+      parameterExamples: { id: KEY.id },
+      responses: {
+        200: {
+          description: "The key and its new secret, shown only here.",
+          schema: createdSchema,
+          examples: { rotated: { summary: "New secret", value: { ...KEY, secret: SECRET } } },
+        },
       },
-    },
+      problems: [PROBLEMS.notFound, PROBLEMS.conflict, PROBLEMS.serviceUnavailable],
+    }),
     async (request, reply) => {
       const { id } = request.params;
       const key = catalog.keysById.get(id);
       if (!key) return sendProblem(reply, notFound(id));
       if (key.status !== "active")
-        return sendProblem(reply, problem(409, "A revoked key cannot be rotated: create a new key."));
+        return sendProblem(reply, problem(PROBLEMS.conflict, "A revoked key cannot be rotated: create a new key."));
       const secret = newApiKeySecret();
       await catalog.change({ actor: actorOf(request), action: "key.rotate", target: `key:${id}` }, (trx) =>
         trx
@@ -239,33 +313,53 @@ export function keyRoutes(app: App, ctx: ServerContext) {
 
   app.put(
     "/v1/admin/keys/:id/overrides",
-    {
-      preHandler: atLeast(ctx, "operator"),
-      schema: {
-        tags: ["admin"],
-        summary: "Set a key's limit overrides (same name replaces the plan's limit, new names add; [] clears)",
-        security,
-        params: idParams,
-        body: z.strictObject({ limits: z.array(limitSpecSchema).max(50) }),
-        response: { 200: keySchema, ...errors(400, 401, 403, 404) },
+    route(ctx, {
+      id: "putKeyOverrides",
+      tag: "admin",
+      summary: "Set a key's limit overrides",
+      description:
+        "Limits for this key only, on top of its plan: a limit with a plan limit's name replaces it, a new name adds one, `[]` clears all. Validated like a plan (errors name the request's field, `limits[0].limit`). Audited.",
+      access: { minimum: "operator" },
+      request: { params: idParams, body: z.strictObject({ limits: z.array(limitSpecSchema).max(50) }) },
+      parameterExamples: { id: KEY.id },
+      bodyExamples: {
+        raise: {
+          summary: "Raise this key's per-minute limit to 500",
+          value: { limits: [{ name: "minute", per: "key", algorithm: "fixed-window", limit: 500, window: "1m" }] },
+        },
       },
-    },
+      responses: {
+        200: {
+          description: "The key with its new overrides.",
+          schema: keySchema,
+          examples: {
+            raised: {
+              summary: "Overridden",
+              value: {
+                ...KEY,
+                overrides: [{ name: "minute", per: "key", algorithm: "fixed-window", limit: 500, window: "1m" }],
+              },
+            },
+          },
+        },
+      },
+      problems: [PROBLEMS.notFound, PROBLEMS.serviceUnavailable],
+    }),
     async (request, reply) => {
       const { id } = request.params;
       const key = catalog.keysById.get(id);
       if (!key) return sendProblem(reply, notFound(id));
       const { limits } = request.body;
+      const merged = mergeOverrides(catalog.plans.get(key.plan)?.limits ?? [], limits) as { name: string }[];
       try {
         catalog.validate((config) => {
-          config.plans = {
-            ...config.plans,
-            [overridePlanName(id)]: {
-              limits: mergeOverrides(catalog.plans.get(key.plan)?.limits ?? [], limits) as never,
-            },
-          };
+          config.plans = { ...config.plans, [overridePlanName(id)]: { limits: merged as never } };
         });
       } catch (error) {
-        if (error instanceof ConfigError) return sendProblem(reply, configProblem(error, ""));
+        if (error instanceof ConfigError) {
+          const own = (i: number) => limits.findIndex((limit) => limit.name === merged[i]?.name);
+          return sendProblem(reply, configProblem(error, `plans.${overridePlanName(id)}`, own));
+        }
         throw error;
       }
       await catalog.change(

@@ -2,10 +2,9 @@ import { type CompiledLimit, type Limit, periodBounds } from "@tollgate/core";
 import type { ExportRow, NearLimitQuery } from "@tollgate/db";
 import { z } from "zod";
 import type { ServerContext } from "../../context.js";
-import { problem, sendProblem } from "../../problem.js";
-import { errors } from "../../schemas.js";
+import { route } from "../../openapi/operation.js";
+import { PROBLEMS, problem, sendProblem } from "../../problem.js";
 import type { App } from "../types.js";
-import { atLeast, security } from "./common.js";
 import { subjectRef } from "./counters.js";
 
 const HOUR = 3_600_000;
@@ -89,6 +88,17 @@ function toCloudEvents(rows: ExportRow[]): string {
     .join("");
 }
 
+const EXPORT_ROW = {
+  id: "u_3f9a2c",
+  subject: "user:u-42",
+  limit: "minute",
+  category: "ops_triage",
+  plan: "free",
+  unit: "requests",
+  day: "2026-03-10",
+  quantity: 12,
+};
+
 const topEntry = z.object({
   subject: z.string(),
   limit: z.string(),
@@ -107,42 +117,66 @@ export function reportRoutes(app: App, ctx: ServerContext) {
 
   app.get(
     "/v1/admin/usage/history",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "A subject's usage per hour or day, per limit and category (default: the last 30 days, daily)",
-        security,
+    route(ctx, {
+      id: "getUsageHistory",
+      tag: "admin",
+      summary: "A subject's usage per hour or day",
+      description:
+        "From the usage ledger: what a subject used per hour or per day, per limit and category (default: the last 30 days, daily; hourly spans at most 31 days, daily 400).",
+      access: { minimum: "readonly" },
+      request: {
         querystring: z.strictObject({
           subject: subjectRef,
-          granularity: z.enum(["hour", "day"]).default("day"),
-          from: isoTime,
-          to: isoTime,
-          limit: z.string().min(1).max(64).optional(),
+          granularity: z.enum(["hour", "day"]).default("day").describe("Points per hour or per day."),
+          from: isoTime.describe("Start (inclusive), ISO 8601."),
+          to: isoTime.describe("End (exclusive), ISO 8601."),
+          limit: z.string().min(1).max(64).optional().describe("Only this limit."),
         }),
-        response: {
-          200: z.object({
+      },
+      parameterExamples: { subject: "user:u-42", granularity: "day" },
+      responses: {
+        200: {
+          description: "The points, oldest first.",
+          schema: z.object({
             subject: z.string(),
             granularity: z.enum(["hour", "day"]),
             from: z.string(),
             to: z.string(),
             points: z.array(z.object({ start: z.string(), limit: z.string(), category: z.string(), used: z.number() })),
           }),
-          ...errors(400, 401, 403),
+          examples: {
+            daily: {
+              summary: "Two days of one user",
+              value: {
+                subject: "user:u-42",
+                granularity: "day",
+                from: "2026-03-09T00:00:00.000Z",
+                to: "2026-03-11T00:00:00.000Z",
+                points: [
+                  { start: "2026-03-09T00:00:00.000Z", limit: "minute", category: "ops_triage", used: 57 },
+                  { start: "2026-03-10T00:00:00.000Z", limit: "minute", category: "ops_triage", used: 12 },
+                ],
+              },
+            },
+          },
         },
       },
-    },
+      problems: [PROBLEMS.serviceUnavailable],
+    }),
     async (request, reply) => {
       const { subject, granularity, limit } = request.query;
       const step = granularity === "hour" ? HOUR : DAY;
       const to = request.query.to ? Date.parse(request.query.to) : Math.ceil((ctx.clock.now() + 1) / step) * step;
       const from = request.query.from ? Date.parse(request.query.from) : to - (granularity === "hour" ? 2 : 30) * DAY;
       const maxDays = granularity === "hour" ? 31 : 400;
-      if (from >= to) return sendProblem(reply, problem(400, "from: must be before `to`.", { field: "from" }));
+      if (from >= to)
+        return sendProblem(reply, problem(PROBLEMS.validationFailed, "from: must be before `to`.", { field: "from" }));
       if (to - from > maxDays * DAY) {
         return sendProblem(
           reply,
-          problem(400, `from: a ${granularity}ly history spans at most ${maxDays} days.`, { field: "from" }),
+          problem(PROBLEMS.validationFailed, `from: a ${granularity}ly history spans at most ${maxDays} days.`, {
+            field: "from",
+          }),
         );
       }
       const points = await reports.history(subject, granularity, from, to, limit);
@@ -158,30 +192,61 @@ export function reportRoutes(app: App, ctx: ServerContext) {
 
   app.get(
     "/v1/admin/usage/top",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "Top consumers of a limit in a month (default: this month, the first monthly quota)",
-        security,
+    route(ctx, {
+      id: "listTopConsumers",
+      tag: "admin",
+      summary: "Top consumers of a limit in a month",
+      description:
+        "From the usage ledger: the subjects that used the most of a limit in a calendar month (default: this month, the first monthly quota), heaviest first.",
+      access: { minimum: "readonly" },
+      request: {
         querystring: z.strictObject({
-          period: month,
-          limit: z.string().min(1).max(64).optional(),
-          n: z.coerce.number().int().min(1).max(500).default(20),
-          timeZone: zone,
+          period: month.describe("The month, YYYY-MM (default: this month)."),
+          limit: z
+            .string()
+            .min(1)
+            .max(64)
+            .optional()
+            .describe("The limit to rank by (default: the first monthly quota)."),
+          n: z.coerce.number().int().min(1).max(500).default(20).describe("How many subjects."),
+          timeZone: zone.describe("The zone the month is read in (default: the quota's own, else UTC)."),
         }),
-        response: {
-          200: z.object({
+      },
+      parameterExamples: { period: "2026-03", n: 10 },
+      responses: {
+        200: {
+          description: "The subjects, heaviest first.",
+          schema: z.object({
             period: z.string(),
             limit: z.string().nullable(),
             from: z.string(),
             to: z.string(),
             subjects: z.array(topEntry),
           }),
-          ...errors(400, 401, 403),
+          examples: {
+            top: {
+              summary: "The heaviest key this month",
+              value: {
+                period: "2026-03",
+                limit: "month",
+                from: "2026-03-01T00:00:00.000Z",
+                to: "2026-04-01T00:00:00.000Z",
+                subjects: [
+                  {
+                    subject: "key:key_5f2a9c1e7b3d4a6f8e0c",
+                    limit: "month",
+                    unit: "requests",
+                    plan: "pro",
+                    used: 91200,
+                  },
+                ],
+              },
+            },
+          },
         },
       },
-    },
+      problems: [PROBLEMS.serviceUnavailable],
+    }),
     async (request, reply) => {
       const { period, n } = request.query;
       const named = request.query.limit;
@@ -189,7 +254,10 @@ export function reportRoutes(app: App, ctx: ServerContext) {
         ? allLimits(ctx).find((l) => l.compiled.limit.name === named)?.compiled.limit
         : defaultLimit(ctx);
       if (named && !limit) {
-        return sendProblem(reply, problem(400, `limit: no configured limit is named "${named}".`, { field: "limit" }));
+        return sendProblem(
+          reply,
+          problem(PROBLEMS.validationFailed, `limit: no configured limit is named "${named}".`, { field: "limit" }),
+        );
       }
       const timeZone = request.query.timeZone ?? (limit?.algorithm === "quota" ? limit.timeZone : "UTC");
       const range = monthRange(period, timeZone, ctx.clock.now());
@@ -211,18 +279,24 @@ export function reportRoutes(app: App, ctx: ServerContext) {
 
   app.get(
     "/v1/admin/usage/near-limit",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "Subjects at or above `ratio` of a calendar quota in its current period",
-        security,
+    route(ctx, {
+      id: "listNearLimit",
+      tag: "admin",
+      summary: "Subjects near a calendar quota",
+      description:
+        "From the usage ledger: subjects at or above `ratio` of a calendar quota in its current period, nearest first: candidates for an upgrade or a warning.",
+      access: { minimum: "readonly" },
+      request: {
         querystring: z.strictObject({
-          ratio: z.coerce.number().min(0).max(1).default(0.8),
-          n: z.coerce.number().int().min(1).max(1000).default(100),
+          ratio: z.coerce.number().min(0).max(1).default(0.8).describe("Used / capacity threshold, 0 to 1."),
+          n: z.coerce.number().int().min(1).max(1000).default(100).describe("How many subjects."),
         }),
-        response: {
-          200: z.object({
+      },
+      parameterExamples: { ratio: 0.9, n: 50 },
+      responses: {
+        200: {
+          description: "The subjects at or above the ratio.",
+          schema: z.object({
             ratio: z.number(),
             subjects: z.array(
               topEntry.extend({
@@ -233,10 +307,31 @@ export function reportRoutes(app: App, ctx: ServerContext) {
               }),
             ),
           }),
-          ...errors(400, 401, 403),
+          examples: {
+            near: {
+              summary: "A key at 91 % of its month",
+              value: {
+                ratio: 0.9,
+                subjects: [
+                  {
+                    subject: "key:key_5f2a9c1e7b3d4a6f8e0c",
+                    limit: "month",
+                    unit: "requests",
+                    plan: "pro",
+                    used: 91200,
+                    capacity: 100000,
+                    ratio: 0.912,
+                    periodStart: "2026-03-01T00:00:00.000Z",
+                    periodEnd: "2026-04-01T00:00:00.000Z",
+                  },
+                ],
+              },
+            },
+          },
         },
       },
-    },
+      problems: [PROBLEMS.serviceUnavailable],
+    }),
     async (request) => {
       const { ratio, n } = request.query;
       const now = ctx.clock.now();
@@ -275,15 +370,24 @@ export function reportRoutes(app: App, ctx: ServerContext) {
 
   app.get(
     "/v1/admin/usage/summary",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "Usage by plan and limit in a month, with growth against the month before",
-        security,
-        querystring: z.strictObject({ period: month, timeZone: zone }),
-        response: {
-          200: z.object({
+    route(ctx, {
+      id: "getUsageSummary",
+      tag: "admin",
+      summary: "Usage by plan and limit in a month",
+      description:
+        "From the usage ledger: per plan and limit, what was used and by how many subjects in a calendar month, with growth against the month before (`growth` is null without a previous month).",
+      access: { minimum: "readonly" },
+      request: {
+        querystring: z.strictObject({
+          period: month.describe("The month, YYYY-MM (default: this month)."),
+          timeZone: zone.describe("The zone the month is read in (default UTC)."),
+        }),
+      },
+      parameterExamples: { period: "2026-03", timeZone: "UTC" },
+      responses: {
+        200: {
+          description: "The month's totals.",
+          schema: z.object({
             period: z.string(),
             from: z.string(),
             to: z.string(),
@@ -301,10 +405,33 @@ export function reportRoutes(app: App, ctx: ServerContext) {
               }),
             ),
           }),
-          ...errors(400, 401, 403),
+          examples: {
+            march: {
+              summary: "One plan, 25 % up on February",
+              value: {
+                period: "2026-03",
+                from: "2026-03-01T00:00:00.000Z",
+                to: "2026-04-01T00:00:00.000Z",
+                previousFrom: "2026-02-01T00:00:00.000Z",
+                plans: [
+                  {
+                    plan: "pro",
+                    limit: "month",
+                    unit: "requests",
+                    used: 500000,
+                    subjects: 12,
+                    previousUsed: 400000,
+                    previousSubjects: 10,
+                    growth: 0.25,
+                  },
+                ],
+              },
+            },
+          },
         },
       },
-    },
+      problems: [PROBLEMS.serviceUnavailable],
+    }),
     async (request) => {
       const range = monthRange(request.query.period, request.query.timeZone ?? "UTC", ctx.clock.now());
       const plans = await reports.summary(range.from, range.to, range.previousFrom);
@@ -320,17 +447,57 @@ export function reportRoutes(app: App, ctx: ServerContext) {
 
   app.get(
     "/v1/admin/usage/export",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary:
-          "Usage per subject, limit, category, plan and UTC day of a month: csv, json, or CloudEvents NDJSON (stable ids: ingesting twice bills once)",
-        security,
-        querystring: z.strictObject({ period: month, format: z.enum(["csv", "json", "cloudevents"]).default("json") }),
-        response: { 200: z.string().describe("the export, in the format asked for"), ...errors(400, 401, 403) },
+    route(ctx, {
+      id: "exportUsage",
+      tag: "admin",
+      summary: "Export a month's usage",
+      description:
+        "From the usage ledger: usage per subject, limit, category, plan and UTC day of a calendar month, as JSON, CSV or CloudEvents 1.0 NDJSON. Each row's `id` is stable: ingesting an export twice bills once.",
+      access: { minimum: "readonly" },
+      request: {
+        querystring: z.strictObject({
+          period: month.describe("The month, YYYY-MM (default: this month)."),
+          format: z.enum(["csv", "json", "cloudevents"]).default("json").describe("The format of the export."),
+        }),
       },
-    },
+      parameterExamples: { period: "2026-03", format: "csv" },
+      responses: {
+        200: {
+          description:
+            "The export: `application/json` (format json), `text/csv` (csv) or `application/x-ndjson` (cloudevents).",
+          schema: z.object({
+            period: z.string(),
+            rows: z.array(
+              z.object({
+                id: z.string(),
+                subject: z.string(),
+                limit: z.string(),
+                category: z.string(),
+                plan: z.string(),
+                unit: z.string(),
+                day: z.string(),
+                quantity: z.number(),
+              }),
+            ),
+          }),
+          headers: ["Content-Disposition"],
+          examples: { json: { summary: "One row", value: { period: "2026-03", rows: [EXPORT_ROW] } } },
+          alternatives: {
+            "text/csv": {
+              summary: "One row",
+              value:
+                "id,subject,limit,category,plan,unit,day,quantity\r\nu_3f9a2c,user:u-42,minute,ops_triage,free,requests,2026-03-10,12\r\n",
+            },
+            "application/x-ndjson": {
+              summary: "One CloudEvent per line",
+              value:
+                '{"specversion":"1.0","id":"u_3f9a2c","source":"/tollgate/usage","type":"dev.tollgate.usage","subject":"user:u-42","time":"2026-03-10T00:00:00Z","datacontenttype":"application/json","data":{"limit":"minute","category":"ops_triage","plan":"free","unit":"requests","quantity":12}}\n',
+            },
+          },
+        },
+      },
+      problems: [PROBLEMS.serviceUnavailable],
+    }),
     async (request, reply) => {
       const range = monthRange(request.query.period, "UTC", ctx.clock.now());
       const rows = await reports.export(range.from, range.to);
@@ -340,14 +507,16 @@ export function reportRoutes(app: App, ctx: ServerContext) {
           return reply
             .type("text/csv; charset=utf-8")
             .header("content-disposition", `attachment; filename="${name}.csv"`)
-            .send(toCsv(rows));
+            .send(toCsv(rows) as never);
         case "cloudevents":
           return reply
             .type("application/x-ndjson; charset=utf-8")
             .header("content-disposition", `attachment; filename="${name}.ndjson"`)
-            .send(toCloudEvents(rows));
+            .send(toCloudEvents(rows) as never);
         default:
-          return reply.type("application/json; charset=utf-8").send(JSON.stringify({ period: range.label, rows }));
+          return reply
+            .type("application/json; charset=utf-8")
+            .send(JSON.stringify({ period: range.label, rows }) as never);
       }
     },
   );

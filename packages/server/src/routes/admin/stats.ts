@@ -1,8 +1,7 @@
 import { z } from "zod";
 import type { ServerContext } from "../../context.js";
-import { errors } from "../../schemas.js";
+import { route } from "../../openapi/operation.js";
 import type { App } from "../types.js";
-import { atLeast, security } from "./common.js";
 
 const minute = z.object({
   start: z.string(),
@@ -16,14 +15,17 @@ const minute = z.object({
 export function statsRoutes(app: App, ctx: ServerContext) {
   app.get(
     "/v1/admin/stats/decisions",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "Decisions per minute over the last hour on this instance, and whether the counter store is degraded",
-        security,
-        response: {
-          200: z.object({
+    route(ctx, {
+      id: "getDecisionStats",
+      tag: "admin",
+      summary: "Decisions per minute on this instance",
+      description:
+        "This instance's decisions per minute over the last hour (allowed, denied, monitored, degraded), and whether the counter store is degraded: the dashboard's overview chart.",
+      access: { minimum: "readonly" },
+      responses: {
+        200: {
+          description: "The last hour, oldest minute first.",
+          schema: z.object({
             minutes: z.array(minute),
             store: z.object({
               name: z.string(),
@@ -31,10 +33,18 @@ export function statsRoutes(app: App, ctx: ServerContext) {
               degraded: z.boolean().describe("Breaker not closed, or degraded decisions in the last 5 minutes."),
             }),
           }),
-          ...errors(401, 403),
+          examples: {
+            quiet: {
+              summary: "One minute",
+              value: {
+                minutes: [{ start: "2026-03-10T12:00:00.000Z", allowed: 120, denied: 3, monitored: 1, degraded: 0 }],
+                store: { name: "redis", breaker: "closed", degraded: false },
+              },
+            },
+          },
         },
       },
-    },
+    }),
     async () => {
       const series = ctx.metrics.rate.series();
       const breaker = ctx.limiter.breakerState;

@@ -1,11 +1,20 @@
 import { z } from "zod";
 import type { ServerContext } from "../../context.js";
-import { idempotencyOf, inProgress, isDuplicateKey, remember, replay } from "../../idempotency.js";
-import { problem, sendProblem } from "../../problem.js";
-import { errors, idParams } from "../../schemas.js";
+import {
+  IDEMPOTENCY_HEADER,
+  IDEMPOTENCY_PROBLEMS,
+  idempotencyOf,
+  inProgress,
+  isDuplicateKey,
+  remember,
+  replay,
+} from "../../idempotency.js";
+import { route } from "../../openapi/operation.js";
+import { PROBLEMS, problem, sendProblem } from "../../problem.js";
+import { idParams } from "../../schemas.js";
 import { displayPrefix, newToken, randomId, sha256 } from "../../secrets.js";
 import type { App } from "../types.js";
-import { actorOf, atLeast, security } from "./common.js";
+import { actorOf } from "./common.js";
 
 const tokenSchema = z.object({
   id: z.string(),
@@ -15,20 +24,35 @@ const tokenSchema = z.object({
   createdAt: z.string(),
 });
 
+const TOKEN = {
+  id: "tok_9c4e2a7f1b3d5e8a0c6f",
+  name: "chat-backend",
+  role: "service",
+  prefix: "tg_ser_Qm3vX...",
+  createdAt: "2026-03-10T12:00:00.000Z",
+};
+
 /** Admin and service tokens (admin only): issue (shown once), list, revoke. */
 export function tokenRoutes(app: App, ctx: ServerContext) {
   const db = ctx.db.kysely;
   app.get(
     "/v1/admin/tokens",
-    {
-      preHandler: atLeast(ctx, "admin"),
-      schema: {
-        tags: ["admin"],
-        summary: "List active tokens (never the tokens)",
-        security,
-        response: { 200: z.object({ tokens: z.array(tokenSchema) }), ...errors(401, 403) },
+    route(ctx, {
+      id: "listTokens",
+      tag: "admin",
+      summary: "List active tokens (never the tokens)",
+      description:
+        "Every active admin-API and service token issued through the API, with its role. Tokens set by environment variables are not listed.",
+      access: { minimum: "admin" },
+      responses: {
+        200: {
+          description: "The active tokens.",
+          schema: z.object({ tokens: z.array(tokenSchema) }),
+          examples: { one: { summary: "One token", value: { tokens: [TOKEN] } } },
+        },
       },
-    },
+      problems: [PROBLEMS.serviceUnavailable],
+    }),
     async () => {
       const rows = await db
         .selectFrom("admin_tokens")
@@ -49,23 +73,38 @@ export function tokenRoutes(app: App, ctx: ServerContext) {
   );
   app.post(
     "/v1/admin/tokens",
-    {
-      preHandler: atLeast(ctx, "admin"),
-      schema: {
-        tags: ["admin"],
-        summary: "Issue a token for a person or service; the token is in this response only",
-        description:
-          "Send an `Idempotency-Key` header (a UUID) to make retries safe: a retry with the same key and body " +
-          "answers the first result (with `Idempotent-Replayed: true`) instead of issuing a second token.",
-        security,
-        headers: z.looseObject({ "idempotency-key": z.string().max(255).optional() }),
+    route(ctx, {
+      id: "createToken",
+      tag: "admin",
+      summary: "Issue a token for a person or a service",
+      description:
+        "Issues a bearer token with a role: `service` calls the decision API; `admin`, `operator`, `readonly` call the admin API. The token is in this response only (stored as a SHA-256 hash). Send an `Idempotency-Key` header (a UUID) to make retries safe: a retry with the same key and body answers the first result (with `Idempotent-Replayed: true`) instead of issuing a second token. Audited.",
+      access: { minimum: "admin" },
+      request: {
+        headers: IDEMPOTENCY_HEADER,
         body: z.strictObject({
-          name: z.string().min(1).max(128),
+          name: z.string().min(1).max(128).describe("Who or what uses it (shown in the audit log)."),
           role: z.enum(["admin", "operator", "readonly", "service"]),
         }),
-        response: { 201: tokenSchema.extend({ token: z.string() }), ...errors(400, 401, 403, 409, 422, 503) },
       },
-    },
+      bodyExamples: {
+        service: { summary: "A token for the chat backend", value: { name: "chat-backend", role: "service" } },
+      },
+      responses: {
+        201: {
+          description: "Issued; `token` is shown only here.",
+          schema: tokenSchema.extend({ token: z.string() }),
+          headers: ["Idempotent-Replayed"],
+          examples: {
+            issued: {
+              summary: "The new token",
+              value: { ...TOKEN, token: "tg_ser_Qm3vX8kL2pN7rT1wY5zB9cD4fG6hJ0aS2eU8iO3qW5" },
+            },
+          },
+        },
+      },
+      problems: IDEMPOTENCY_PROBLEMS,
+    }),
     async (request, reply) => {
       const { name, role } = request.body;
       const idempotent = idempotencyOf(ctx, request, "token.create");
@@ -107,16 +146,17 @@ export function tokenRoutes(app: App, ctx: ServerContext) {
   );
   app.delete(
     "/v1/admin/tokens/:id",
-    {
-      preHandler: atLeast(ctx, "admin"),
-      schema: {
-        tags: ["admin"],
-        summary: "Revoke a token",
-        security,
-        params: idParams,
-        response: { 204: z.null(), ...errors(401, 403, 404) },
-      },
-    },
+    route(ctx, {
+      id: "revokeToken",
+      tag: "admin",
+      summary: "Revoke a token",
+      description: "Revokes an issued token at once on every instance. Audited.",
+      access: { minimum: "admin" },
+      request: { params: idParams },
+      parameterExamples: { id: TOKEN.id },
+      responses: { 204: { description: "Revoked." } },
+      problems: [PROBLEMS.notFound, PROBLEMS.serviceUnavailable],
+    }),
     async (request, reply) => {
       const { id } = request.params;
       // Nothing to revoke is a 404 that writes nothing: the transaction (and its audit entry)
@@ -137,9 +177,9 @@ export function tokenRoutes(app: App, ctx: ServerContext) {
         );
       } catch (error) {
         if (error !== nothing) throw error;
-        return sendProblem(reply, problem(404, `No active token with id "${id}".`, { field: "id" }));
+        return sendProblem(reply, problem(PROBLEMS.notFound, `No active token with id "${id}".`, { field: "id" }));
       }
-      return reply.code(204).send(null);
+      return reply.code(204).send();
     },
   );
 }

@@ -1,9 +1,8 @@
 import { z } from "zod";
 import type { ServerContext } from "../../context.js";
 import { ownerSubject } from "../../decide.js";
-import { errors } from "../../schemas.js";
+import { route } from "../../openapi/operation.js";
 import type { App } from "../types.js";
-import { atLeast, security } from "./common.js";
 import { subjectRef, toSubject } from "./counters.js";
 
 const limitUsage = z.array(
@@ -17,27 +16,41 @@ const limitUsage = z.array(
 export function adminUsageRoutes(app: App, ctx: ServerContext) {
   app.get(
     "/v1/admin/usage/subject",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "Current counters of one subject (peek); an API key (`key:ID`) gets its plan and overrides by default",
-        security,
+    route(ctx, {
+      id: "getSubjectUsage",
+      tag: "admin",
+      summary: "Current counters of one subject",
+      description:
+        "A subject's live counters under a plan and category (peek, nothing charged): what support looks at when a user reports a denial. An API key (`key:ID`) gets its own plan and overrides unless `plan` is given.",
+      access: { minimum: "readonly" },
+      request: {
         querystring: z.strictObject({
           subject: subjectRef,
-          plan: z.string().max(64).optional(),
-          category: z.string().max(64).optional(),
+          plan: z.string().max(64).optional().describe("The plan whose limits to read."),
+          category: z.string().max(64).optional().describe("The category whose limits to read."),
         }),
-        response: {
-          200: z.object({
+      },
+      parameterExamples: { subject: "user:u-42", category: "ops_triage" },
+      responses: {
+        200: {
+          description: "The subject's counters.",
+          schema: z.object({
             subject: z.string(),
             plan: z.string().optional().describe("The plan peeked: `plan`, else the key's own for `key:ID`."),
             limits: limitUsage,
           }),
-          ...errors(400, 401, 403),
+          examples: {
+            user: {
+              summary: "A user's minute",
+              value: {
+                subject: "user:u-42",
+                limits: [{ name: "minute", used: 7, limit: 10, remaining: 3, reset: 42 }],
+              },
+            },
+          },
         },
       },
-    },
+    }),
     async (request) => {
       const { subject, category } = request.query;
       // An API key's own limits: its plan with its overrides, unless a plan is asked for.
@@ -64,15 +77,22 @@ export function adminUsageRoutes(app: App, ctx: ServerContext) {
   );
   app.get(
     "/v1/admin/whoami",
-    {
-      preHandler: atLeast(ctx, "readonly"),
-      schema: {
-        tags: ["admin"],
-        summary: "The role and name of the calling token",
-        security,
-        response: { 200: z.object({ name: z.string(), role: z.string() }), ...errors(401, 403) },
+    route(ctx, {
+      id: "whoami",
+      tag: "admin",
+      summary: "The calling token's name and role",
+      description: "Who the bearer token belongs to and its role: a dashboard or script checks what it may do.",
+      access: { minimum: "readonly" },
+      responses: {
+        200: {
+          description: "The token's name and role.",
+          schema: z.object({ name: z.string(), role: z.string() }),
+          examples: {
+            admin: { summary: "The environment's admin token", value: { name: "env-admin", role: "admin" } },
+          },
+        },
       },
-    },
+    }),
     async (request) => ({ name: request.principal?.name ?? "", role: request.principal?.role ?? "" }),
   );
 }
