@@ -152,6 +152,7 @@ describe("every operation answers what /openapi.json says", () => {
     expect(reused.body.type).toBe("https://tollgate.dev/problems/idempotency-key-reused");
     await exercise("createKey", { token: ADMIN, body: { owner: "nobody", plan: "pro" } });
     expect((await exercise("getKey", { token: ADMIN, params: { id } })).status).toBe(200);
+    expect((await exercise("getKey", { token: ADMIN, params: { id: "k".repeat(300) } })).status).toBe(414);
     const limits = [{ name: "minute", per: "key", algorithm: "fixed-window", limit: 500, window: "1m" }];
     expect((await exercise("putKeyOverrides", { token: ADMIN, params: { id }, body: { limits } })).status).toBe(200);
     await exercise("putKeyOverrides", {
