@@ -24,15 +24,18 @@ try {
   for (const pkg of publishablePackages()) {
     const problems = [];
     const { manifest, dir } = pkg;
-    if (!existsSync(join(dir, "dist"))) problems.push("no dist/: run `npm run build` first");
+    // Most packages ship compiled code in dist/; the dashboard ships its built static files in build/.
+    const output = manifest.files?.includes("build") ? "build" : "dist";
+    if (!existsSync(join(dir, output))) problems.push(`no ${output}/: run \`npm run build\` first`);
     else {
-      problems.push(...checkManifest(manifest, relative(root, dir)));
+      problems.push(...checkManifest(manifest, relative(root, dir), output));
       const tarball = packInto(dir, work);
       const files = listTarball(tarball);
       problems.push(...checkContents(files, tarball));
       problems.push(...checkReadme(manifest.name, readTarballFile(tarball, "README.md")));
       problems.push(...(await checkPublint(tarball)));
-      problems.push(...checkTypes(tarball));
+      // A package with no typed entry point (the dashboard's static files) has no types to check.
+      if (JSON.stringify(manifest.exports ?? {}).includes(".d.ts")) problems.push(...checkTypes(tarball));
       problems.push(...checkPublishDryRun(dir));
     }
     failures += problems.length;
@@ -48,7 +51,7 @@ if (failures) {
 }
 
 /** The fields a registry page, a bug report and an install on the wrong Node need. */
-function checkManifest(manifest, path) {
+function checkManifest(manifest, path, output = "dist") {
   const problems = [];
   const need = (ok, message) => ok || problems.push(`package.json: ${message}`);
   need(manifest.license === "MIT", `license must be "MIT" (got ${manifest.license})`);
@@ -63,9 +66,10 @@ function checkManifest(manifest, path) {
   need(manifest.repository?.directory === path.split("\\").join("/"), `repository.directory must be "${path}"`);
   need(manifest.homepage?.startsWith(rootManifest.homepage.replace(/#readme$/, "")), "homepage inside the repository");
   need(typeof manifest.bugs === "string" || typeof manifest.bugs?.url === "string", "bugs");
-  need(Array.isArray(manifest.files) && manifest.files.includes("dist"), `files must list "dist"`);
+  need(Array.isArray(manifest.files) && manifest.files.includes(output), `files must list "${output}"`);
   need(manifest.files?.includes("CHANGELOG.md"), `files must list "CHANGELOG.md" (npm does not ship it otherwise)`);
-  need(manifest.exports?.["."] !== undefined, `exports["."]`);
+  // Static files (the dashboard) have no code entry point; everything else must have one.
+  if (output === "dist") need(manifest.exports?.["."] !== undefined, `exports["."]`);
   if (manifest.name.startsWith("@")) need(manifest.publishConfig?.access === "public", `publishConfig.access "public"`);
   for (const [name, range] of Object.entries(manifest.dependencies ?? {})) {
     need(range !== "*" && range !== "latest", `dependency ${name} needs a real range (got "${range}")`);

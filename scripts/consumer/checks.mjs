@@ -157,7 +157,7 @@ export async function checkServer(_project, dir) {
     await waitForHttp(`${base}/healthz`, server, 120_000);
     const health = await fetch(`${base}/healthz`);
     expect(health.status === 200, `/healthz answered ${health.status}: ${await health.text()}`);
-    const token = await waitFor(() => /service token:\s+(\S+)/.exec(server.output())?.[1], server);
+    const token = await waitFor(() => /TOLLGATE_SERVICE_TOKEN=(\S+)/.exec(server.output())?.[1], server);
     const response = await fetch(`${base}/v1/check`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },

@@ -28,8 +28,10 @@ if (unknown?.length) {
 
 const packages = publishablePackages();
 for (const pkg of packages) {
-  if (!existsSync(join(pkg.dir, "dist"))) {
-    console.error(`${pkg.name} has no dist/: run \`npm run build\` first`);
+  // Compiled packages ship dist/; the dashboard ships its built static files in build/.
+  const output = pkg.manifest.files?.includes("build") ? "build" : "dist";
+  if (!existsSync(join(pkg.dir, output))) {
+    console.error(`${pkg.name} has no ${output}/: run \`npm run build\` first`);
     process.exit(2);
   }
 }

@@ -41,7 +41,7 @@ export async function serve(env: Record<string, string> = {}): Promise<Served> {
     const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 90_000);
     const poll = setInterval(() => {
       const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match && /service token:\s+\S+/.test(output)) {
+      if (match && /TOLLGATE_SERVICE_TOKEN=\S+/.test(output)) {
         clearInterval(poll);
         clearTimeout(timer);
         resolve((match[1] as string).replace("localhost", "127.0.0.1"));
@@ -53,7 +53,8 @@ export async function serve(env: Record<string, string> = {}): Promise<Served> {
       reject(new Error(`exited ${code}:\n${output}`));
     });
   });
-  const token = (role: string) => new RegExp(`${role} token:\\s+(\\S+)`).exec(output)?.[1] as string;
+  // The first start prints its tokens as `export TOLLGATE_<ROLE>_TOKEN=...` lines.
+  const token = (role: string) => new RegExp(`TOLLGATE_${role.toUpperCase()}_TOKEN=(\\S+)`).exec(output)?.[1] as string;
   return {
     url,
     adminToken: token("admin"),
