@@ -1,5 +1,6 @@
 import { ConfigError, type Issue } from "./errors.js";
 import { type Limit, type LimitSpec, parseLimits } from "./limit.js";
+import { isName, NAME_RULE } from "./names.js";
 
 /** A named set of limits a subject is on (free / pro, anonymous / signed-in). */
 export interface PlanSpec {
@@ -36,8 +37,6 @@ export interface CompiledConfig {
   readonly requiredScopes: ReadonlyMap<string, string>;
 }
 
-const PLAN_OR_CATEGORY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
 /**
  * A counter's identity. Plans share one origin so a subject moving from free to pro keeps its
  * usage for a limit of the same name and shape; categories and top-level limits have their own.
@@ -60,9 +59,7 @@ function compileList(specs: unknown, path: string, origin: string, issues: Issue
 }
 
 function checkName(name: string, path: string, issues: Issue[]) {
-  if (!PLAN_OR_CATEGORY_NAME.test(name)) {
-    issues.push({ path, message: "names are 1-64 letters, digits, '_', '.', '-'" });
-  }
+  if (!isName(name)) issues.push({ path, message: `names are ${NAME_RULE}` });
 }
 
 /** Validates and compiles a limits configuration; throws one ConfigError listing every problem. */

@@ -53,6 +53,7 @@ export {
   type LimiterOptions,
 } from "./limiter.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./memory-store.js";
+export { isName, NAME_PATTERN, NAME_RULE } from "./names.js";
 export {
   PROBLEM_CONTENT_TYPE,
   PROBLEM_KINDS,

@@ -1,6 +1,7 @@
 import { type CalendarPeriod, isValidTimeZone } from "./calendar.js";
 import { parseDuration } from "./duration.js";
 import { ConfigError, type Issue } from "./errors.js";
+import { isName, NAME_RULE } from "./names.js";
 
 export const ALGORITHMS = [
   "fixed-window",
@@ -99,7 +100,6 @@ export const MAX_AMOUNT = 1e12;
 export const MAX_SLIDING_LOG_LIMIT = 10_000;
 const MAX_WINDOW_MS = 366 * 86_400_000;
 const DEFAULT_LEASE_MS = 60_000;
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const KNOWN_FIELDS = new Set([
   "name",
   "per",
@@ -175,12 +175,7 @@ function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | u
     if (!KNOWN_FIELDS.has(field)) issues.push({ path: at(field), message: "is not a limit field" });
   }
   const name = raw.name;
-  if (typeof name !== "string" || !NAME_PATTERN.test(name)) {
-    issues.push({
-      path: at("name"),
-      message: "must be 1-64 characters of letters, digits, '_', '.', '-' starting with a letter or digit",
-    });
-  }
+  if (!isName(name)) issues.push({ path: at("name"), message: `must be ${NAME_RULE}` });
   const per = oneOf(raw.per, SUBJECT_KINDS, at("per"), issues);
   const algorithm = oneOf(raw.algorithm, ALGORITHMS, at("algorithm"), issues);
   const limit = positiveInteger(raw.limit, at("limit"), issues);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type ManualClock, manualClock } from "./clock.js";
+import type { Decision } from "./decision.js";
 import { ConfigError, InputError, TollgateError } from "./errors.js";
 import type { LimitSpec } from "./limit.js";
 import { type CheckInput, createLimiter, type LimiterOptions } from "./limiter.js";
@@ -270,6 +271,33 @@ describe("plans, categories, byok, cost, dryRun", () => {
     const asyncStore = brokenStore("reject").store;
     const other = createLimiter({ store: asyncStore, limits: [minute] });
     expect(() => other.checkSync({ subject: { user: "u" } })).toThrow(TollgateError);
+  });
+
+  it("checkSync degrades as check does; only a fallback that answers with a promise is not waited for", async () => {
+    const clock = manualClock(START);
+    const limits = [{ ...minute, limit: 2 }];
+    const failing = () => ({ ...brokenStore("throw").store, synchronous: true });
+    const viaCheck = createLimiter({ store: failing(), clock, limits });
+    const viaSync = createLimiter({ store: failing(), clock, limits });
+    const checked: Decision[] = [];
+    const synced: Decision[] = [];
+    for (let i = 0; i < 3; i++) {
+      checked.push(await viaCheck.check({ subject: { user: "u" } }));
+      synced.push(viaSync.checkSync({ subject: { user: "u" } }));
+    }
+    expect(synced).toEqual(checked);
+    expect(synced.map((d) => [d.allowed, d.degraded, d.limits[0]?.used])).toEqual([
+      [true, true, 1],
+      [true, true, 2],
+      [false, true, 2],
+    ]);
+    const inner = memoryStore({ clock });
+    const asyncFallback: Store = { ...inner, name: "async", synchronous: false, decide: async (r) => inner.decide(r) };
+    const limiter = createLimiter({ store: failing(), clock, limits, fallback: asyncFallback });
+    const waited = await limiter.check({ subject: { user: "u" } });
+    expect([waited.degraded, waited.limits.length]).toEqual([true, 1]);
+    const now = limiter.checkSync({ subject: { user: "u" } });
+    expect(now).toMatchObject({ allowed: true, reason: "store_unavailable", degraded: true, limits: [] });
   });
 });
 

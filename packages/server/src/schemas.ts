@@ -1,11 +1,8 @@
-import { MAX_AMOUNT, MAX_ID_LENGTH } from "@tollgate/core";
+import { MAX_AMOUNT, MAX_ID_LENGTH, NAME_PATTERN, NAME_RULE } from "@tollgate/core";
 import { z } from "zod";
 
 const id = z.string().min(1).max(MAX_ID_LENGTH);
-const name = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "1-64 letters, digits, '_', '.', '-'")
-  .describe("plan or category name");
+const name = z.string().regex(NAME_PATTERN, NAME_RULE).describe("plan or category name");
 
 export const subjectSchema = z
   .strictObject({
