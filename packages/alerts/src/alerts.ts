@@ -6,7 +6,9 @@ import {
   type DecideItem,
   type Decision,
   type Issue,
+  type Limit,
   type LimiterHooks,
+  type LimitStatus,
   type Store,
   systemClock,
 } from "@tollgate/core";
@@ -20,11 +22,12 @@ import {
   sinkConfigSchema,
 } from "./config.js";
 import { type DeliveryLog, type DeliveryQuery, type DeliveryRecord, memoryDeliveryLog } from "./deliveries.js";
-import { deliveryId, eventId } from "./ids.js";
+import { eventId } from "./ids.js";
 import { type AlertLogger, consoleLogger } from "./logger.js";
 import { type AlertMetrics, type AlertStats, noopAlertMetrics } from "./metrics.js";
-import { type DeliveryOptions, DeliveryQueue } from "./queue.js";
-import { type Candidate, candidates, windowOf } from "./rules.js";
+import { localOutageBoard, type OutageBoard } from "./outages.js";
+import { type DeliveryOptions, DeliveryQueue, type EventDraft } from "./queue.js";
+import { type Candidate, candidates, mayRaise, planOf, windowOf } from "./rules.js";
 import { nodePoster } from "./sinks/http.js";
 import { createSink, type Sink } from "./sinks/index.js";
 import type { AlertEvent } from "./types.js";
@@ -44,8 +47,13 @@ export interface AlertsOptions {
   deliveryLog?: DeliveryLog;
   metrics?: AlertMetrics;
   delivery?: DeliveryOptions;
-  /** Names this process in store events (a store outage is seen by each instance). Default host:pid. */
+  /** Names this process in store events (the instance that reported the outage). Default host:pid. */
   instance?: string;
+  /**
+   * Where instances agree on store outages (store_degraded / store_recovered once per outage
+   * across all of them). Default: this process alone. The server passes its SQL database's.
+   */
+  outages?: OutageBoard;
   /** projected_to_exceed waits until this fraction of a calendar period has passed. Default 0.1. */
   projectionMinElapsed?: number;
 }
@@ -122,6 +130,52 @@ export function parseAlertsConfig(input: unknown, prefix = "alerts"): AlertsConf
 const LOCAL_CLAIM_GRACE_MS = 5_000;
 const CREDENTIALS_IN_URL = /[a-z][a-z0-9+.-]*:\/\/[^\s]+/gi;
 
+/** A store outage as this instance saw it. */
+interface Outage {
+  /** The store_degraded event's id: this instance's proposal until the board names the open outage's. */
+  id: string;
+  /** The board answered the opening (or failed: then `local`). */
+  settled: boolean;
+  /** The board could not be asked: this instance reports the outage and its end alone. */
+  local?: boolean;
+  recoveredAt?: number;
+}
+
+/** The draft of a limit event: routing fields now, the event when the delivery worker builds it. */
+function limitEvent(
+  key: string,
+  candidate: Candidate,
+  decision: Decision,
+  status: LimitStatus,
+  limit: Limit,
+  window: { start: number; end: number },
+  at: number,
+): EventDraft {
+  const { category, plan } = decision;
+  const { subject, used, limit: threshold } = status;
+  return {
+    type: candidate.type,
+    severity: candidate.severity,
+    build: () => ({
+      id: eventId(key),
+      type: candidate.type,
+      time: new Date(at).toISOString(),
+      severity: candidate.severity,
+      subject,
+      ...(category !== undefined ? { category } : {}),
+      ...(plan !== undefined ? { plan } : {}),
+      limit: limit.name,
+      mode: limit.mode,
+      unit: limit.unit,
+      count: used,
+      threshold,
+      window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
+      ...(candidate.ratio !== undefined ? { ratio: candidate.ratio } : {}),
+      ...(candidate.projected !== undefined ? { projected: candidate.projected } : {}),
+    }),
+  };
+}
+
 /** Creates the alerting engine. Validates the config (ConfigError) and builds every sink. */
 export function createAlerts(options: AlertsOptions): Alerts {
   const config = parseAlertsConfig(options.config);
@@ -136,6 +190,7 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const storeName = store?.name ?? "store";
   const queue = new DeliveryQueue(deliveryLog, logger, metrics, () => clock.now(), options.delivery);
   const local = new ClaimTable(clock);
+  const board = options.outages ?? localOutageBoard();
   const sharedSync = store?.synchronous === true && store.claimOnce !== undefined;
 
   const sinks = new Map<string, Sink>();
@@ -152,16 +207,12 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const claiming = new Set<Promise<void>>();
   let lastClaimWarning = 0;
 
-  function dispatch(event: AlertEvent, targets: readonly Sink[]): Sink[] {
-    const taken: Sink[] = [];
-    for (const sink of targets) {
-      if (!sink.accepts(event)) continue;
-      taken.push(sink);
-      queue.enqueue(event, sink, deliveryId(event.id, sink.name));
-    }
-    queue.stats.events++;
-    metrics.event(event.type);
-    return taken;
+  /** Hands the event to the queue for the targets that take it; it is built there, later. */
+  function dispatch(draft: EventDraft, targets: readonly Sink[]): void {
+    let all = true;
+    for (const sink of targets) if (!sink.accepts(draft)) all = false;
+    // Every target takes it (the usual case): no copy of the route's list.
+    queue.enqueue(draft, all ? targets : targets.filter((sink) => sink.accepts(draft)));
   }
 
   /**
@@ -169,10 +220,10 @@ export function createAlerts(options: AlertsOptions): Alerts {
    * The local table answers repeats without a store round trip; a store that fails to answer
    * leaves the local claim in charge (once per process during an outage).
    */
-  function once(key: string, ttlMs: number, build: () => AlertEvent, targets: readonly Sink[]) {
+  function once(key: string, ttlMs: number, draft: EventDraft, targets: readonly Sink[]) {
     // A synchronous store (memory) is this process's own: its claim is the local one.
     if (!sharedSync && !local.claim(key, ttlMs)) return;
-    const fire = () => dispatch(build(), targets);
+    const fire = () => dispatch(draft, targets);
     if (store?.claimOnce === undefined) return fire();
     let answer: boolean | Promise<boolean>;
     try {
@@ -204,22 +255,17 @@ export function createAlerts(options: AlertsOptions): Alerts {
 
   const found: Candidate[] = [];
 
-  function observeLimit(decision: Decision, index: number, item: DecideItem, at: number) {
-    const status = decision.limits[index];
-    if (status === undefined || status.alert === undefined) return;
+  function observeLimit(decision: Decision, status: LimitStatus, alert: string, item: DecideItem, at: number) {
     const { limit } = item;
     found.length = 0;
     candidates(limit, status, item.cost, at, { minElapsed }, found);
     if (found.length === 0) return;
-    const targets = routes.get(status.alert);
+    const targets = routes.get(alert);
     if (targets === undefined) {
       queue.stats.unroutable++;
-      if (!warnedRoutes.has(status.alert)) {
-        warnedRoutes.add(status.alert);
-        logger.warn(
-          { alert: status.alert, limit: limit.name },
-          `limit names alert "${status.alert}", which is not configured`,
-        );
+      if (!warnedRoutes.has(alert)) {
+        warnedRoutes.add(alert);
+        logger.warn({ alert, limit: limit.name }, `limit names alert "${alert}", which is not configured`);
       }
       return;
     }
@@ -228,29 +274,7 @@ export function createAlerts(options: AlertsOptions): Alerts {
     for (const candidate of found) {
       // The rule is the counter itself (origin, name, kind, shape) plus the event and its ratio.
       const key = `${candidate.type}|${item.counter}|${candidate.ratio ?? ""}|${status.subject}|${window.start}`;
-      const { category, plan } = decision;
-      once(
-        key,
-        ttl,
-        () => ({
-          id: eventId(key),
-          type: candidate.type,
-          time: new Date(at).toISOString(),
-          severity: candidate.severity,
-          subject: status.subject,
-          ...(category !== undefined ? { category } : {}),
-          ...(plan !== undefined ? { plan } : {}),
-          limit: limit.name,
-          mode: limit.mode,
-          unit: limit.unit,
-          count: status.used,
-          threshold: status.limit,
-          window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
-          ...(candidate.ratio !== undefined ? { ratio: candidate.ratio } : {}),
-          ...(candidate.projected !== undefined ? { projected: candidate.projected } : {}),
-        }),
-        targets,
-      );
+      once(key, ttl, limitEvent(key, candidate, decision, status, limit, window, at), targets);
     }
   }
 
@@ -260,54 +284,131 @@ export function createAlerts(options: AlertsOptions): Alerts {
     if (receipt === undefined) return;
     const items = receipt.items;
     for (let i = 0; i < items.length; i++) {
-      if (decision.limits[i]?.alert === undefined) continue;
+      const status = decision.limits[i];
+      if (status === undefined || status.alert === undefined) continue;
+      const alert = status.alert;
+      const item = items[i] as DecideItem;
+      // Most decisions raise nothing: a few comparisons against the limit's precomputed marks say so.
+      if (!mayRaise(planOf(item.limit), status, item.cost, receipt.at, minElapsed, item.limit)) continue;
       try {
-        observeLimit(decision, i, items[i] as DecideItem, receipt.at);
+        observeLimit(decision, status, alert, item, receipt.at);
       } catch (error) {
         logger.error({ err: error }, "alert evaluation failed; the decision is unaffected");
       }
     }
   }
 
-  let outage: { event: AlertEvent; sinks: Sink[] } | undefined;
+  let outage: Outage | undefined;
   let lastStoreError: string | undefined;
+  const storeSubject = `store:${storeName}`;
+  /** Where a recovery goes: the sinks its outage went to (that take store_recovered at all). */
+  const storeSinks = allSinks.filter(
+    (sink) =>
+      sink.accepts({ type: "store_degraded", severity: "critical" }) &&
+      sink.accepts({ type: "store_recovered", severity: "critical" }),
+  );
+
+  /** Runs `then` with the board's answer, or `failed` if the board fails (drain waits for it). */
+  function ask<T>(answer: () => T | Promise<T>, then: (value: T) => void, failed: (error: unknown) => void) {
+    let result: T | Promise<T>;
+    try {
+      result = answer();
+    } catch (error) {
+      return failed(error);
+    }
+    if (!(result instanceof Promise)) return then(result);
+    const settled: Promise<void> = result.then(then, failed).finally(() => claiming.delete(settled));
+    claiming.add(settled);
+  }
+
+  function boardFailed(error: unknown) {
+    logger.warn({ err: error }, "could not reach the outage board; this instance reports the store outage alone");
+  }
 
   function storeDegraded(detail?: string) {
     if (outage !== undefined) return;
     const now = clock.now();
-    const key = `store_degraded|${instance}|${storeName}|${now}`;
-    const said = detail ?? lastStoreError;
-    const event: AlertEvent = {
-      id: eventId(key),
-      type: "store_degraded",
-      time: new Date(now).toISOString(),
-      severity: "critical",
-      subject: `store:${storeName}`,
-      instance,
-      ...(said ? { detail: said.replace(CREDENTIALS_IN_URL, "<url>").slice(0, 300) } : {}),
+    const said = (detail ?? lastStoreError)?.replace(CREDENTIALS_IN_URL, "<url>").slice(0, 300);
+    const current: Outage = { id: eventId(`store_degraded|${instance}|${storeName}|${now}`), settled: false };
+    outage = current;
+    const announce = () =>
+      dispatch(
+        {
+          type: "store_degraded",
+          severity: "critical",
+          build: () => ({
+            id: current.id,
+            type: "store_degraded",
+            time: new Date(now).toISOString(),
+            severity: "critical",
+            subject: storeSubject,
+            instance,
+            ...(said ? { detail: said } : {}),
+          }),
+        },
+        allSinks,
+      );
+    const settle = () => {
+      current.settled = true;
+      if (current.recoveredAt !== undefined) close(current);
     };
-    outage = { event, sinks: dispatch(event, allSinks) };
+    ask(
+      () => board.open(storeSubject, current.id),
+      ({ id, opened }) => {
+        // Joining an open outage: its id is the one a recovery resolves.
+        current.id = id;
+        if (opened) announce();
+        settle();
+      },
+      (error) => {
+        boardFailed(error);
+        current.local = true;
+        announce();
+        settle();
+      },
+    );
   }
 
   function storeRecovered() {
     if (outage === undefined) return;
-    const { event: degraded, sinks: notified } = outage;
+    const current = outage;
     outage = undefined;
-    const now = clock.now();
-    const event: AlertEvent = {
-      id: eventId(`store_recovered|${degraded.id}`),
-      type: "store_recovered",
-      time: new Date(now).toISOString(),
-      severity: "info",
-      subject: degraded.subject,
-      instance,
-      resolves: degraded.id,
-    };
+    current.recoveredAt = clock.now();
+    // Until the board answers the opening, the outage's id is not known: closing waits for it.
+    if (current.settled) close(current);
+  }
+
+  function close(current: Outage) {
+    const now = current.recoveredAt as number;
     // The recovery goes where the outage went, whatever the sinks' severity floors.
-    const targets = notified.filter((sink) => sink.accepts({ ...event, severity: "critical" }));
-    for (const sink of targets) queue.enqueue(event, sink, deliveryId(event.id, sink.name));
-    queue.stats.events++;
-    metrics.event(event.type);
+    const announce = () =>
+      queue.enqueue(
+        {
+          type: "store_recovered",
+          severity: "info",
+          build: () => ({
+            id: eventId(`store_recovered|${current.id}`),
+            type: "store_recovered",
+            time: new Date(now).toISOString(),
+            severity: "info",
+            subject: storeSubject,
+            instance,
+            resolves: current.id,
+          }),
+        },
+        storeSinks,
+      );
+    if (current.local) return announce();
+    ask(
+      () => board.close(storeSubject, current.id),
+      (closed) => {
+        if (closed) announce();
+      },
+      (error) => {
+        boardFailed(error);
+        announce();
+      },
+    );
   }
 
   function ledgerBacklog(report: LedgerBacklogReport) {
@@ -318,16 +419,20 @@ export function createAlerts(options: AlertsOptions): Alerts {
     once(
       key,
       every,
-      () => ({
-        id: eventId(key),
+      {
         type: "ledger_backlog",
-        time: new Date(now).toISOString(),
         severity: "warning",
-        subject: "ledger",
-        pending: report.pending,
-        oldestAgeSeconds: Math.round(report.oldestAgeMs / 1000),
-        window: { start: new Date(bucket).toISOString(), end: new Date(bucket + every).toISOString() },
-      }),
+        build: () => ({
+          id: eventId(key),
+          type: "ledger_backlog",
+          time: new Date(now).toISOString(),
+          severity: "warning",
+          subject: "ledger",
+          pending: report.pending,
+          oldestAgeSeconds: Math.round(report.oldestAgeMs / 1000),
+          window: { start: new Date(bucket).toISOString(), end: new Date(bucket + every).toISOString() },
+        }),
+      },
       allSinks,
     );
   }

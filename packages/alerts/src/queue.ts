@@ -1,8 +1,27 @@
 import type { DeliveryLog, DeliveryRecord } from "./deliveries.js";
+import { deliveryId } from "./ids.js";
 import type { AlertLogger } from "./logger.js";
 import type { AlertMetrics, AlertStats } from "./metrics.js";
 import type { SendOutcome, Sink } from "./sinks/index.js";
-import type { AlertEvent } from "./types.js";
+import type { AlertEvent, AlertEventType, Severity } from "./types.js";
+
+/**
+ * An event as the decision path hands it over: what routing needs (type, severity) and how to
+ * build the rest. The worker builds it once, later, for all its sinks: ids (digests), ISO times
+ * and the object itself cost microseconds the decision that raised it should not pay.
+ */
+export interface EventDraft {
+  readonly type: AlertEventType;
+  readonly severity: Severity;
+  build(): AlertEvent;
+}
+
+interface Intake {
+  draft: EventDraft;
+  sinks: readonly Sink[];
+  /** Why it is dropped (queue full, closed), decided when it was handed over. */
+  dropped: string | undefined;
+}
 
 export interface DeliveryOptions {
   /** Deliveries held at once (queued, in flight, waiting to retry); past it new ones are dropped. Default 10,000. */
@@ -41,6 +60,13 @@ interface Job {
  * last try. Enqueuing never waits and never throws; a full queue drops and counts.
  */
 export class DeliveryQueue {
+  /** Events handed over since the last flush; built and queued in one batch per turn of the event loop. */
+  private intake: Intake[] = [];
+  /** Deliveries in `intake` that will be queued (not dropped). */
+  private intakeDeliveries = 0;
+  private flushScheduled = false;
+  /** Dropped events in `intake`, held to be recorded. */
+  private droppedHeld = 0;
   private readonly waiting: Job[] = [];
   private waitingHead = 0;
   private readonly retrying = new Set<Job>();
@@ -87,43 +113,100 @@ export class DeliveryQueue {
 
   /** Deliveries held: queued, in flight or waiting for a retry. */
   get size(): number {
-    return this.waiting.length - this.waitingHead + this.inFlight + this.retrying.size;
+    return this.intakeDeliveries + this.waiting.length - this.waitingHead + this.inFlight + this.retrying.size;
   }
 
-  enqueue(event: AlertEvent, sink: Sink, deliveryId: string): void {
-    const at = new Date(this.now()).toISOString();
-    const record: DeliveryRecord = {
-      id: deliveryId,
-      eventId: event.id,
-      type: event.type,
-      subject: event.subject,
-      sink: sink.name,
-      sinkType: sink.type,
-      target: sink.target,
-      status: "pending",
-      attempts: 0,
-      createdAt: at,
-      updatedAt: at,
-      event,
-    };
-    const job: Job = { record, sink, writes: undefined };
-    if (this.closed || this.size >= this.maxQueued) {
-      record.status = "dropped";
-      record.lastError = this.closed ? "alerts closed" : `delivery queue full (${this.maxQueued})`;
-      this.stats.dropped++;
-      this.metrics.delivery(sink.name, event.type, "dropped");
-      this.write(job);
-      // One warning per second at most: a flood of drops must not become a flood of log lines.
-      if (this.now() - this.lastDropWarning > 1000) {
-        this.lastDropWarning = this.now();
-        this.logger.warn({ sink: sink.name, type: event.type, dropped: this.stats.dropped }, record.lastError);
+  /**
+   * Hands an event over for delivery to `sinks`. O(1) and allocation-light: it runs inside the
+   * decision that raised the event. Building, recording and sending happen on the next turn of
+   * the event loop, for every event handed over meanwhile at once.
+   */
+  enqueue(draft: EventDraft, sinks: readonly Sink[]): void {
+    this.stats.events++;
+    this.metrics.event(draft.type);
+    let dropped: string | undefined;
+    if (this.closed) dropped = "alerts closed";
+    else if (this.size + sinks.length > this.maxQueued) dropped = `delivery queue full (${this.maxQueued})`;
+    if (dropped === undefined) {
+      this.intakeDeliveries += sinks.length;
+      this.intake.push({ draft, sinks, dropped });
+    } else {
+      // Counted now; recorded at the flush, up to a bound (a flood of drops must not hold memory).
+      for (const sink of sinks) this.metrics.delivery(sink.name, draft.type, "dropped");
+      this.stats.dropped += sinks.length;
+      if (this.droppedHeld < this.maxQueued) {
+        this.droppedHeld++;
+        this.intake.push({ draft, sinks, dropped });
       }
-      return;
     }
-    this.write(job);
-    this.waiting.push(job);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Builds the events handed over since the last flush, records their deliveries and starts sending. */
+  private readonly flush = () => {
+    this.flushScheduled = false;
+    const batch = this.intake;
+    this.intake = [];
+    this.intakeDeliveries = 0;
+    this.droppedHeld = 0;
+    const at = new Date(this.now()).toISOString();
+    for (const { draft, sinks, dropped } of batch) {
+      let event: AlertEvent;
+      try {
+        event = draft.build();
+      } catch (error) {
+        this.logger.error({ err: error, type: draft.type }, "could not build an alert event; it is skipped");
+        continue;
+      }
+      for (const sink of sinks) {
+        const record: DeliveryRecord = {
+          id: deliveryId(event.id, sink.name),
+          eventId: event.id,
+          type: event.type,
+          subject: event.subject,
+          sink: sink.name,
+          sinkType: sink.type,
+          target: sink.target,
+          status: "pending",
+          attempts: 0,
+          createdAt: at,
+          updatedAt: at,
+          event,
+        };
+        const job: Job = { record, sink, writes: undefined };
+        if (dropped !== undefined) this.recordDrop(job, dropped);
+        else if (this.closed) this.drop(job, "alerts closed");
+        else {
+          // A log sink's delivery settles at once: its one record is written then (no "pending" first).
+          if (sink.type !== "log") this.write(job);
+          this.waiting.push(job);
+        }
+      }
+    }
     this.changed();
     this.pump();
+  };
+
+  private drop(job: Job, reason: string) {
+    this.stats.dropped++;
+    this.metrics.delivery(job.sink.name, job.record.type, "dropped");
+    this.recordDrop(job, reason);
+  }
+
+  /** Writes a dropped delivery's record (already counted). */
+  private recordDrop(job: Job, reason: string) {
+    const { record, sink } = job;
+    record.status = "dropped";
+    record.lastError = reason;
+    this.write(job);
+    // One warning per second at most: a flood of drops must not become a flood of log lines.
+    if (this.now() - this.lastDropWarning > 1000) {
+      this.lastDropWarning = this.now();
+      this.logger.warn({ sink: sink.name, type: record.type, dropped: this.stats.dropped }, reason);
+    }
   }
 
   /** Resolves when nothing is queued, in flight or waiting to retry, and every record is written. */
@@ -138,6 +221,9 @@ export class DeliveryQueue {
    */
   async close(graceMs = 2000): Promise<void> {
     this.closed = true;
+    // What was handed over or queued but not sent is recorded as dropped: nothing is sent after close.
+    if (this.intake.length > 0) this.flush();
+    for (let i = this.waitingHead; i < this.waiting.length; i++) this.drop(this.waiting[i] as Job, "alerts closed");
     for (const job of this.retrying) clearTimeout(job.timer);
     this.retrying.clear();
     this.waiting.length = 0;

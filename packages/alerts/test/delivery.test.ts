@@ -154,6 +154,8 @@ describe("delivery never touches the decision path", () => {
           await limiter.check({ subject: { org: `o${i}` }, category: "llm_call" });
           times.push(performance.now() - start);
         }
+        // A server's event loop turns between requests: the delivery worker runs then.
+        if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
       }
       times.sort((a, b) => a - b);
       const p99 = times[Math.floor(times.length * 0.99)] as number;

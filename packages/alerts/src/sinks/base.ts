@@ -3,7 +3,7 @@ import { type AlertEvent, type Severity, severityRank } from "../types.js";
 
 export interface SinkBase {
   severity: Severity;
-  accepts(event: AlertEvent): boolean;
+  accepts(event: Pick<AlertEvent, "type" | "severity">): boolean;
 }
 
 /** The routing part every sink shares: a severity floor and an optional event-type filter. */

@@ -30,7 +30,7 @@ export interface Sink {
   /** Where it delivers, redacted for display (scheme and host only). */
   readonly target: string;
   readonly severity: Severity;
-  /** Whether this sink takes the event (its severity floor and event filter). */
-  accepts(event: AlertEvent): boolean;
+  /** Whether this sink takes the event (its severity floor and event filter): decided before it is built. */
+  accepts(event: Pick<AlertEvent, "type" | "severity">): boolean;
   send(event: AlertEvent, attempt: Attempt): Promise<SendOutcome>;
 }
