@@ -44,6 +44,7 @@ export {
 export { fieldsOf, headline } from "./format.js";
 export { type AlertLogger, consoleLogger, silentLogger } from "./logger.js";
 export { type AlertMetrics, type AlertStats, type DeliveryOutcome, noopAlertMetrics } from "./metrics.js";
+export { localOutageBoard, type OutageBoard, type OutageOpened } from "./outages.js";
 export type { DeliveryOptions } from "./queue.js";
 export { redactIn, redactUrl } from "./redact.js";
 export { DEFAULT_ALERT_AT, windowOf } from "./rules.js";

@@ -166,6 +166,19 @@ export const migrations: Record<string, Migration> = {
       // statement costs start-up time on embedded PGlite.
     },
   },
+  "0005_alert_outages": {
+    async up(db: Kysely<unknown>) {
+      // One row per counter store: its outage open (closed_at null) or the last one, closed.
+      // Instances agree through it that an outage is reported once (the store itself is down).
+      await db.schema
+        .createTable("alert_outages")
+        .addColumn("subject", "text", (c) => c.primaryKey())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("opened_at", "timestamptz", (c) => c.notNull())
+        .addColumn("closed_at", "timestamptz")
+        .execute();
+    },
+  },
 };
 
 /** Serves the migrations above to Kysely's Migrator (no files on disk to ship or lose). */

@@ -99,6 +99,14 @@ export interface AlertDeliveryTable {
   event: Json<Record<string, unknown>>;
 }
 
+/** A counter store's outage, open (`closed_at` null) or the last one: see the alerts' outage board. */
+export interface AlertOutageTable {
+  subject: string;
+  id: string;
+  opened_at: Timestamp;
+  closed_at: Timestamp | null;
+}
+
 /**
  * The first answer to an admin create sent with an `Idempotency-Key`, written in the same
  * transaction as the create: a retry gets this answer back instead of creating twice. The body
@@ -162,6 +170,7 @@ export interface Database {
   admin_tokens: AdminTokenTable;
   audit_log: AuditTable;
   alert_deliveries: AlertDeliveryTable;
+  alert_outages: AlertOutageTable;
   usage_hourly: UsageHourlyTable;
   usage_periods: UsagePeriodTable;
   usage_batches: UsageBatchTable;

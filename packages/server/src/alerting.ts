@@ -7,6 +7,7 @@ import {
   type DeliveryRecord,
   type DeliveryStatus,
   isRoute,
+  type OutageBoard,
   parseAlertsConfig,
   unknownAlertIssues,
 } from "@tollgate/alerts";
@@ -89,6 +90,52 @@ export function sqlDeliveryLog(
   };
 }
 
+/**
+ * Store outages agreed on in the SQL database, which every instance shares: the first instance
+ * to see the counter store fail opens the outage and reports it, the others join it; the first
+ * to see the store answer again closes it and reports the recovery. One statement each, atomic
+ * in Postgres and PGlite alike.
+ */
+export function sqlOutageBoard(db: Db): OutageBoard {
+  return {
+    async open(subject, id) {
+      const opened = await db.kysely
+        .insertInto("alert_outages")
+        .values({ subject, id, opened_at: new Date(), closed_at: null })
+        .onConflict((oc) =>
+          oc
+            .column("subject")
+            .doUpdateSet((eb) => ({
+              id: eb.ref("excluded.id"),
+              opened_at: eb.ref("excluded.opened_at"),
+              closed_at: null,
+            }))
+            .where("alert_outages.closed_at", "is not", null),
+        )
+        .returning("id")
+        .executeTakeFirst();
+      if (opened !== undefined) return { id: opened.id, opened: true };
+      const current = await db.kysely
+        .selectFrom("alert_outages")
+        .select("id")
+        .where("subject", "=", subject)
+        .executeTakeFirstOrThrow();
+      return { id: current.id, opened: false };
+    },
+    async close(subject, id) {
+      const closed = await db.kysely
+        .updateTable("alert_outages")
+        .set({ closed_at: new Date() })
+        .where("subject", "=", subject)
+        .where("id", "=", id)
+        .where("closed_at", "is", null)
+        .returning("id")
+        .executeTakeFirst();
+      return closed !== undefined;
+    },
+  };
+}
+
 /** Alert counters on the server's Prometheus registry. Labels: sink names and event types only. */
 export function promAlertMetrics(registry: Registry): AlertMetrics {
   const events = new Counter({
@@ -146,6 +193,7 @@ export async function openAlerts(options: {
     store: options.store,
     logger: log.child({ component: "alerts" }),
     deliveryLog,
+    outages: sqlOutageBoard(db),
     metrics: promAlertMetrics(options.registry),
   });
   const sinks = alerts.sinks.map((s) => `${s.name} (${s.type} ${s.target}, ${s.severity} and up)`);

@@ -138,3 +138,74 @@ describe.skipIf(skip)("store_degraded then store_recovered when Redis stops and 
     }
   }, 60_000);
 });
+
+describe.skipIf(skip)("store outages on three instances sharing one Redis and one database", () => {
+  it("happy: Redis stopped and started under load on three instances: one store_degraded and one store_recovered in all", async () => {
+    const redis = await startRedis();
+    const receiver = await startReceiver();
+    const db = await openDb({ dir: "memory://" });
+    const servers: TestServer[] = [];
+    for (let i = 0; i < 3; i++) {
+      servers.push(
+        await startTestServer({
+          db,
+          clock: { now: () => Date.now() },
+          env: {
+            TOLLGATE_REDIS_URL: redis.url,
+            TOLLGATE__alerts__ops: JSON.stringify({ type: "webhook", url: receiver.url }),
+            TOLLGATE_LOG_LEVEL: "error",
+          },
+        }),
+      );
+    }
+    let running = true;
+    const degraded = new Set<number>();
+    const traffic = servers.map(async (server, n) => {
+      let i = 0;
+      while (running) {
+        const reply = await server.call("POST", "/v1/check", SERVICE, {
+          subject: { org: `o${i++ % 50}` },
+          category: "llm_call",
+        });
+        if (reply.body.degraded) degraded.add(n);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await redis.kill();
+      await receiver.received(1, 15_000);
+      // Every instance sees the outage (its decisions degrade) before the store comes back.
+      const deadline = Date.now() + 15_000;
+      while (degraded.size < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(degraded.size).toBe(3);
+      await redis.restart();
+      await receiver.received(2, 25_000);
+      // Every instance's breaker has closed again (no decision degraded) before counting.
+      for (const server of servers) {
+        const until = Date.now() + 15_000;
+        while (Date.now() < until) {
+          const reply = await server.call("POST", "/v1/check", SERVICE, {
+            subject: { org: "probe" },
+            category: "llm_call",
+          });
+          if (!reply.body.degraded) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      for (const server of servers) await server.ctx.alerts.drain();
+      await new Promise((r) => setTimeout(r, 300));
+      const [outage, recovery, ...more] = receiver.requests.map((r) => r.body);
+      expect(outage).toMatchObject({ type: "store_degraded", subject: "store:redis" });
+      expect(recovery).toMatchObject({ type: "store_recovered", subject: "store:redis", resolves: outage.id });
+      expect(more).toEqual([]);
+    } finally {
+      running = false;
+      await Promise.all(traffic);
+      for (const server of servers) await server.close();
+      await db.close();
+      await receiver.close();
+      await redis.stop();
+    }
+  }, 90_000);
+});

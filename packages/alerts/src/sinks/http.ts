@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { Agent as UndiciAgent, request as undiciRequest } from "undici";
 import { redactIn } from "../redact.js";
 import type { SendOutcome } from "./types.js";
 
@@ -40,10 +41,15 @@ function describe(error: unknown, signal: AbortSignal): string {
 function outcomeOf(response: IncomingMessage, text: string, url: string): SendOutcome {
   const status = response.statusCode ?? 0;
   if (status >= 200 && status < 300) return { ok: true, status };
+  const header = response.headers["retry-after"];
+  return failure(status, text, url, Array.isArray(header) ? header[0] : header);
+}
+
+/** A receiver's non-2xx answer as an outcome. */
+function failure(status: number, text: string, url: string, retryAfter: string | undefined): SendOutcome {
   // 3xx is not followed: a webhook that moved must be reconfigured, not chased.
   const retryable = status === 408 || status === 429 || status >= 500;
-  const header = response.headers["retry-after"];
-  const wait = retryAfterMs(Array.isArray(header) ? header[0] : header);
+  const wait = retryAfterMs(retryAfter);
   const snippet = text.replace(/\s+/g, " ").trim().slice(0, MAX_ERROR_BODY);
   return {
     ok: false,
@@ -112,6 +118,46 @@ export function nodePoster(): Poster {
     close() {
       agents.http.destroy();
       agents.https.destroy();
+    },
+  });
+}
+
+/**
+ * POSTs with undici over keep-alive connections (up to 16 per receiver): less CPU per request
+ * than node:http, which matters when thousands of alerts go out. Same outcomes as `nodePoster`.
+ */
+export function undiciPoster(): Poster {
+  const agent = new UndiciAgent({ connections: 16, keepAliveTimeout: 10_000 });
+  const post = async (
+    url: string,
+    body: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<SendOutcome> => {
+    try {
+      const response = await undiciRequest(url, {
+        method: "POST",
+        dispatcher: agent,
+        headers: { "content-type": "application/json", "user-agent": "tollgate-alerts", ...headers },
+        body,
+        signal,
+      });
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) {
+        // Read to the end so the connection is reused; the body of a success is not needed.
+        await response.body.dump();
+        return { ok: true, status };
+      }
+      const text = (await response.body.text()).slice(0, MAX_ERROR_BODY * 2);
+      const header = response.headers["retry-after"];
+      return failure(status, text, url, Array.isArray(header) ? header[0] : header);
+    } catch (error) {
+      return { ok: false, retryable: !(error instanceof TypeError), error: redactIn(describe(error, signal), url) };
+    }
+  };
+  return Object.assign(post, {
+    close() {
+      void agent.destroy();
     },
   });
 }
