@@ -179,9 +179,9 @@ export class DeliveryQueue {
         const job: Job = { record, sink, writes: undefined };
         if (dropped !== undefined) this.recordDrop(job, dropped);
         else if (this.closed) this.drop(job, "alerts closed");
+        else if (sink.deliverNow !== undefined) this.deliverNow(job, sink.deliverNow);
         else {
-          // A log sink's delivery settles at once: its one record is written then (no "pending" first).
-          if (sink.type !== "log") this.write(job);
+          this.write(job);
           this.waiting.push(job);
         }
       }
@@ -189,6 +189,19 @@ export class DeliveryQueue {
     this.changed();
     this.pump();
   };
+
+  /** A sink without I/O: one try now, its one record written as it settles (no "pending" first). */
+  private deliverNow(job: Job, deliver: NonNullable<Sink["deliverNow"]>) {
+    const { record } = job;
+    record.attempts++;
+    let outcome: SendOutcome;
+    try {
+      outcome = deliver(record.event, { deliveryId: record.id, number: record.attempts, signal: NEVER.signal });
+    } catch (error) {
+      outcome = { ok: false, retryable: true, error: error instanceof Error ? error.message : String(error) };
+    }
+    this.settle(job, outcome);
+  }
 
   private drop(job: Job, reason: string) {
     this.stats.dropped++;
@@ -260,9 +273,9 @@ export class DeliveryQueue {
     let outcome: SendOutcome;
     // One controller and one timer per try (AbortSignal.any/timeout cost far more per call); the
     // log sink does no I/O and needs neither.
-    const controller = sink.type === "log" ? NEVER : new AbortController();
+    const controller = sink.deliverNow !== undefined ? NEVER : new AbortController();
     const timer =
-      sink.type === "log"
+      sink.deliverNow !== undefined
         ? undefined
         : setTimeout(() => {
             const timeout = new Error(`no answer within ${this.timeoutMs} ms`);

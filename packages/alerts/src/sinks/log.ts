@@ -11,11 +11,14 @@ export function logSink(name: string, config: Extract<SinkConfig, { type: "log" 
     type: "log",
     target: "log",
     ...sinkBase(config),
-    async send(event) {
+    deliverNow(event) {
       const line = { alert: event };
       if (event.severity === "critical") logger.error(line, headline(event));
       else logger.warn(line, headline(event));
       return { ok: true };
+    },
+    async send(event, attempt) {
+      return this.deliverNow?.(event, attempt) ?? { ok: true };
     },
   };
 }

@@ -33,4 +33,9 @@ export interface Sink {
   /** Whether this sink takes the event (its severity floor and event filter): decided before it is built. */
   accepts(event: Pick<AlertEvent, "type" | "severity">): boolean;
   send(event: AlertEvent, attempt: Attempt): Promise<SendOutcome>;
+  /**
+   * Sinks that do no I/O (the log) deliver at once: the queue calls this instead of `send`,
+   * without a timer, an abort signal or a promise per delivery.
+   */
+  deliverNow?(event: AlertEvent, attempt: Attempt): SendOutcome;
 }
