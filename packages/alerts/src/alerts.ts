@@ -28,7 +28,7 @@ import { type AlertMetrics, type AlertStats, noopAlertMetrics } from "./metrics.
 import { localOutageBoard, type OutageBoard } from "./outages.js";
 import { type DeliveryOptions, DeliveryQueue, type EventDraft } from "./queue.js";
 import { type Candidate, candidates, mayRaise, planOf, windowOf } from "./rules.js";
-import { nodePoster, undiciPoster } from "./sinks/http.js";
+import { undiciPoster } from "./sinks/http.js";
 import { createSink, type Sink } from "./sinks/index.js";
 import type { AlertEvent } from "./types.js";
 
@@ -197,7 +197,7 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const logger = options.logger ?? consoleLogger;
   const metrics = options.metrics ?? noopAlertMetrics;
   const deliveryLog = options.deliveryLog ?? memoryDeliveryLog();
-  const post = process.env.TOLLGATE_POSTER === "node" ? nodePoster() : undiciPoster();
+  const post = undiciPoster();
   const instance = options.instance ?? `${process.env.HOSTNAME ?? "local"}:${process.pid}`;
   const minElapsed = options.projectionMinElapsed ?? 0.1;
   const store = options.store;

@@ -40,9 +40,6 @@ export interface DeliveryOptions {
   random?: () => number;
 }
 
-/** The signal of sends that do no I/O: nothing to abort. */
-const NEVER = new AbortController();
-
 interface Job {
   record: DeliveryRecord;
   sink: Sink;
@@ -72,8 +69,8 @@ export class DeliveryQueue {
   private readonly retrying = new Set<Job>();
   private inFlight = 0;
   private closed = false;
-  /** Sends in flight, to abort at close. */
-  private readonly sending = new Set<AbortController>();
+  /** Aborted at close (after the grace): every send in flight ends. */
+  private readonly closing = new AbortController();
   private idle: (() => void)[] = [];
   private readonly pendingWrites = new Set<Promise<void>>();
   private readonly maxQueued: number;
@@ -196,7 +193,12 @@ export class DeliveryQueue {
     record.attempts++;
     let outcome: SendOutcome;
     try {
-      outcome = deliver(record.event, { deliveryId: record.id, number: record.attempts, signal: NEVER.signal });
+      outcome = deliver(record.event, {
+        deliveryId: record.id,
+        number: record.attempts,
+        signal: this.closing.signal,
+        timeoutMs: this.timeoutMs,
+      });
     } catch (error) {
       outcome = { ok: false, retryable: true, error: error instanceof Error ? error.message : String(error) };
     }
@@ -243,7 +245,7 @@ export class DeliveryQueue {
     this.waitingHead = 0;
     if (this.inFlight > 0) {
       const timer = setTimeout(() => {
-        for (const controller of this.sending) controller.abort(new Error("alerts closed"));
+        this.closing.abort(new Error("alerts closed"));
       }, graceMs);
       timer.unref?.();
       await this.drain();
@@ -271,31 +273,18 @@ export class DeliveryQueue {
     record.attempts++;
     const started = performance.now();
     let outcome: SendOutcome;
-    // One controller and one timer per try (AbortSignal.any/timeout cost far more per call); the
-    // log sink does no I/O and needs neither.
-    const controller = sink.deliverNow !== undefined ? NEVER : new AbortController();
-    const timer =
-      sink.deliverNow !== undefined
-        ? undefined
-        : setTimeout(() => {
-            const timeout = new Error(`no answer within ${this.timeoutMs} ms`);
-            timeout.name = "TimeoutError";
-            controller.abort(timeout);
-          }, this.timeoutMs);
-    timer?.unref?.();
-    this.sending.add(controller);
     try {
+      // No timer or controller per try: the sink bounds the try by `timeoutMs`; `closing` aborts
+      // every try in flight at shutdown.
       outcome = await sink.send(record.event, {
         deliveryId: record.id,
         number: record.attempts,
-        signal: controller.signal,
+        signal: this.closing.signal,
+        timeoutMs: this.timeoutMs,
       });
     } catch (error) {
       // A sink must not throw; if one does, it is a failed try like any other.
       outcome = { ok: false, retryable: true, error: error instanceof Error ? error.message : String(error) };
-    } finally {
-      clearTimeout(timer);
-      this.sending.delete(controller);
     }
     this.metrics.attempt(sink.name, (performance.now() - started) / 1000);
     this.inFlight--;

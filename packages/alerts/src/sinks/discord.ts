@@ -34,6 +34,6 @@ export function discordSink(name: string, config: Extract<SinkConfig, { type: "d
     type: "discord",
     target: redactUrl(config.url),
     ...sinkBase(config),
-    send: (event, attempt) => post(config.url, JSON.stringify(discordMessage(event)), {}, attempt.signal),
+    send: (event, attempt) => post(config.url, JSON.stringify(discordMessage(event)), {}, attempt),
   };
 }

@@ -41,6 +41,6 @@ export function slackSink(name: string, config: Extract<SinkConfig, { type: "sla
     type: "slack",
     target: redactUrl(config.url),
     ...sinkBase(config),
-    send: (event, attempt) => post(config.url, JSON.stringify(slackMessage(event)), {}, attempt.signal),
+    send: (event, attempt) => post(config.url, JSON.stringify(slackMessage(event)), {}, attempt),
   };
 }

@@ -6,8 +6,10 @@ export interface Attempt {
   deliveryId: string;
   /** 1 for the first try. */
   number: number;
-  /** Aborts the attempt (timeout, shutdown). */
+  /** Aborts the attempt (shutdown). Shared by every attempt: listen once, not per attempt. */
   signal: AbortSignal;
+  /** The attempt's time limit: the sink gives up waiting for the receiver after it. */
+  timeoutMs: number;
 }
 
 export type SendOutcome =

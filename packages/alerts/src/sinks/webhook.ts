@@ -27,7 +27,7 @@ export function webhookSink(name: string, config: WebhookConfig, post: Poster, n
       };
       if (config.secret)
         headers["x-tollgate-signature"] = signatureHeader(config.secret, body, Math.floor(now() / 1000));
-      return post(config.url, body, headers, attempt.signal);
+      return post(config.url, body, headers, attempt);
     },
   };
 }
