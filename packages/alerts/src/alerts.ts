@@ -453,7 +453,7 @@ export function createAlerts(options: AlertsOptions): Alerts {
 
   return {
     hooks: {
-      onDecision: (decision) => observe(decision),
+      onDecision: observe,
       onStoreError: (error) => {
         lastStoreError = error instanceof Error ? error.message : String(error);
       },

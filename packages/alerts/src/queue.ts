@@ -226,7 +226,7 @@ export class DeliveryQueue {
 
   /** Resolves when nothing is queued, in flight or waiting to retry, and every record is written. */
   async drain(): Promise<void> {
-    if (this.size > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    if (this.size > 0 || this.intake.length > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     while (this.pendingWrites.size > 0) await Promise.all([...this.pendingWrites]);
   }
 

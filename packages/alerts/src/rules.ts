@@ -75,8 +75,12 @@ export interface LimitPlan {
 }
 
 const plans = new WeakMap<Limit, LimitPlan>();
+/** The last limit asked about: traffic mostly repeats the same few limits, and this skips the map. */
+let lastLimit: Limit | undefined;
+let lastPlan: LimitPlan | undefined;
 
 export function planOf(limit: Limit): LimitPlan {
+  if (limit === lastLimit) return lastPlan as LimitPlan;
   let plan = plans.get(limit);
   if (plan === undefined) {
     const ratios = limit.alertAt ?? (limit.mode === "enforce" ? DEFAULT_ALERT_AT : undefined);
@@ -89,6 +93,8 @@ export function planOf(limit: Limit): LimitPlan {
     };
     plans.set(limit, plan);
   }
+  lastLimit = limit;
+  lastPlan = plan;
   return plan;
 }
 
