@@ -30,7 +30,13 @@ describe("@tollgate/db", () => {
     const dir = join(mkdtempSync(join(tmpdir(), "tollgate-db-")), "pglite");
     const db = await openDb({ dir });
     expect(db.kind).toBe("pglite");
-    expect(db.applied).toEqual(["0001_catalog", "0002_ledger", "0003_alert_deliveries", "0004_idempotency_keys"]);
+    expect(db.applied).toEqual([
+      "0001_catalog",
+      "0002_ledger",
+      "0003_alert_deliveries",
+      "0004_idempotency_keys",
+      "0005_alert_outages",
+    ]);
     await roundTrip(db);
     await db.close();
     const again = await openDb({ dir });
@@ -45,7 +51,13 @@ describe("@tollgate/db", () => {
     try {
       const db = await openDb({ url: pg.url });
       expect(db.kind).toBe("postgres");
-      expect(db.applied).toEqual(["0001_catalog", "0002_ledger", "0003_alert_deliveries", "0004_idempotency_keys"]);
+      expect(db.applied).toEqual([
+        "0001_catalog",
+        "0002_ledger",
+        "0003_alert_deliveries",
+        "0004_idempotency_keys",
+        "0005_alert_outages",
+      ]);
       await roundTrip(db);
       await db.ping();
       await db.close();

@@ -35,7 +35,13 @@ describe("usage ledger on PGlite (embedded default)", () => {
   afterAll(() => db?.close());
 
   it("migrates the ledger tables", () => {
-    expect(db.applied).toEqual(["0001_catalog", "0002_ledger", "0003_alert_deliveries", "0004_idempotency_keys"]);
+    expect(db.applied).toEqual([
+      "0001_catalog",
+      "0002_ledger",
+      "0003_alert_deliveries",
+      "0004_idempotency_keys",
+      "0005_alert_outages",
+    ]);
   });
 
   it("a restart continues month usage: 10 calls, new process, 990 left (the newcomer scenario)", async () => {
