@@ -303,7 +303,12 @@ export function createAlerts(options: AlertsOptions): Alerts {
       const alert = status.alert;
       const item = items[i] as DecideItem;
       // Most decisions raise nothing: a few comparisons against the limit's precomputed marks say so.
-      if (!mayRaise(planOf(item.limit), status, item.cost, receipt.at, minElapsed, item.limit)) continue;
+      const plan = planOf(item.limit);
+      if (
+        plan.onlyCrossing ? !status.crossed : !mayRaise(plan, status, item.cost, receipt.at, minElapsed, item.limit)
+      ) {
+        continue;
+      }
       try {
         observeLimit(decision, status, alert, item, receipt.at);
       } catch (error) {

@@ -67,6 +67,8 @@ export function candidates(
 /** What a limit can raise, worked out once per limit: limits do not change once built. */
 export interface LimitPlan {
   readonly monitor: boolean;
+  /** A monitor with no ratios and no projection (case 2's): only the crossing decision raises. */
+  readonly onlyCrossing: boolean;
   /** Usage levels whose reaching raises a near_limit (one per `alertAt` ratio). */
   readonly marks: readonly number[];
   /** Calendar quotas project their usage: the period in force, refreshed when it ends. */
@@ -85,10 +87,13 @@ export function planOf(limit: Limit): LimitPlan {
   if (plan === undefined) {
     const ratios = limit.alertAt ?? (limit.mode === "enforce" ? DEFAULT_ALERT_AT : undefined);
     const counts = limit.algorithm !== "concurrency" && ratios !== undefined;
+    const marks = counts ? ratios.map((ratio) => Math.max(1, Math.ceil(ratio * limit.capacity - 1e-9))) : [];
+    const quota = limit.algorithm === "quota";
     plan = {
       monitor: limit.mode === "monitor",
-      marks: counts ? ratios.map((ratio) => Math.max(1, Math.ceil(ratio * limit.capacity - 1e-9))) : [],
-      quota: limit.algorithm === "quota",
+      onlyCrossing: limit.mode === "monitor" && marks.length === 0 && !quota,
+      marks,
+      quota,
       period: { start: 0, end: 0 },
     };
     plans.set(limit, plan);
