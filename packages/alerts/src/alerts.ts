@@ -30,7 +30,6 @@ import { type DeliveryOptions, DeliveryQueue, type EventDraft } from "./queue.js
 import { type Candidate, candidates, mayRaise, planOf, windowOf } from "./rules.js";
 import { undiciPoster } from "./sinks/http.js";
 import { createSink, type Sink } from "./sinks/index.js";
-import type { AlertEvent } from "./types.js";
 
 export interface AlertsOptions {
   /** Sinks and routes by name (the server's `alerts:` section); validated here. */

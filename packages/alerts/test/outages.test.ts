@@ -29,7 +29,8 @@ function instances(n: number, board: OutageBoard) {
 
 /** A board answering later, as a database does. */
 function slowBoard(board = localOutageBoard()): OutageBoard {
-  const later = <T>(value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), 5));
+  const later = <T>(value: T | Promise<T>) =>
+    new Promise<T>((resolve) => setTimeout(() => resolve(Promise.resolve(value)), 5));
   return {
     open: (subject, id) => later(board.open(subject, id)),
     close: (subject, id) => later(board.close(subject, id)),
