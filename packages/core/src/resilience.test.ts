@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { manualClock, systemClock } from "./clock.js";
+import type { Decision } from "./decision.js";
 import type { LimitSpec } from "./limit.js";
 import { createLimiter } from "./limiter.js";
 import { memoryStore } from "./memory-store.js";
@@ -267,4 +268,137 @@ describe("failMode local: the fallback enforces a per-process share", () => {
   it("rejects a fallbackShare outside (0, 1]", () => {
     expect(() => createLimiter({ store: memoryStore(), limits: [minute], fallbackShare: 0 })).toThrow(/fallbackShare/);
   });
+});
+
+describe("compensation: an abandoned settle or refund counts once or not at all", () => {
+  const tokens: LimitSpec = {
+    name: "tokens",
+    per: "user",
+    algorithm: "fixed-window",
+    limit: 1_000,
+    window: "1h",
+    unit: "tokens",
+  };
+
+  /** A memory store whose adjust calls wait at a gate the test opens (a store stalled, then answering). */
+  function setup() {
+    const inner = memoryStore();
+    let open: () => void = () => {};
+    let gate: Promise<void> | undefined;
+    let failing = false;
+    const store: Store = {
+      name: "gated",
+      decide: async (request) => inner.decide(request) as DecideResult,
+      adjust: async (items) => {
+        const waitFor = gate;
+        if (waitFor) await waitFor;
+        if (failing) throw new Error("ECONNRESET");
+        inner.adjust(items);
+      },
+      release: async (items) => inner.release(items),
+      reset: async (items) => inner.reset(items),
+    };
+    const control = {
+      close() {
+        gate = new Promise<void>((resolve) => (open = resolve));
+      },
+      open(fail = false) {
+        failing = fail;
+        gate = undefined;
+        open();
+      },
+    };
+    const compensations: boolean[] = [];
+    const limiter = createLimiter({
+      store,
+      clock: systemClock,
+      timeoutMs: 30,
+      breaker: false,
+      limits: [tokens],
+      hooks: { onCompensation: ({ applied }) => compensations.push(applied) },
+    });
+    const used = () => {
+      const ref: CounterRef = { ...(limiter.config.global[0] as { counter: string; limit: never }), id: "u" };
+      return (inner.decide({ items: [{ ...ref, cost: 0 }], charge: false }) as DecideResult).outcomes[0]?.used;
+    };
+    const settled = async () => {
+      for (let i = 0; i < 20; i++) await sleep(5);
+    };
+    return { control, limiter, used, compensations, settled };
+  }
+
+  const adjust = (limiter: ReturnType<typeof createLimiter>, operation: string, decision: Decision, cost: number) =>
+    operation === "settle" ? limiter.settle(decision, cost) : limiter.refund(decision);
+
+  it.each([
+    ["settle", 30],
+    ["refund", 0],
+  ] as const)("%s abandoned and never retried: undone when it lands", async (operation, cost) => {
+    const { control, limiter, used, compensations, settled } = setup();
+    const decision = await limiter.check({ subject: { user: "u" }, cost: 10 });
+    expect(used()).toBe(10);
+    control.close();
+    expect((await adjust(limiter, operation, decision, cost)).applied).toBe(false);
+    control.open(); // the stalled call lands after the caller was told "not applied"
+    await settled();
+    expect(compensations).toEqual([true]);
+    expect(used()).toBe(10);
+  });
+
+  it.each([
+    ["settle", 30, 30],
+    ["refund", 0, 0],
+  ] as const)(
+    "%s abandoned, landed and undone, then retried: applied exactly once",
+    async (operation, cost, expected) => {
+      const { control, limiter, used, compensations, settled } = setup();
+      const decision = await limiter.check({ subject: { user: "u" }, cost: 10 });
+      control.close();
+      expect((await adjust(limiter, operation, decision, cost)).applied).toBe(false);
+      control.open();
+      await settled();
+      expect((await adjust(limiter, operation, decision, cost)).applied).toBe(true);
+      expect(compensations).toEqual([true]);
+      expect(used()).toBe(expected);
+    },
+  );
+
+  it.each([
+    ["settle", 30, 30],
+    ["refund", 0, 0],
+  ] as const)(
+    "%s retried while the abandoned call is in flight: the retry takes it when it lands, nothing undone",
+    async (operation, cost, expected) => {
+      const { control, limiter, used, compensations, settled } = setup();
+      const decision = await limiter.check({ subject: { user: "u" }, cost: 10 });
+      control.close();
+      expect((await adjust(limiter, operation, decision, cost)).applied).toBe(false);
+      const retry = adjust(limiter, operation, decision, cost);
+      control.open();
+      expect((await retry).applied).toBe(true);
+      await settled();
+      expect(compensations).toEqual([]);
+      expect(used()).toBe(expected);
+    },
+  );
+
+  it.each([
+    ["settle", 30, 30],
+    ["refund", 0, 0],
+  ] as const)(
+    "%s retried while the abandoned call is in flight, which then fails: the retry is sent itself",
+    async (operation, cost, expected) => {
+      const { control, limiter, used, settled } = setup();
+      const decision = await limiter.check({ subject: { user: "u" }, cost: 10 });
+      control.close();
+      expect((await adjust(limiter, operation, decision, cost)).applied).toBe(false);
+      const retry = adjust(limiter, operation, decision, cost);
+      control.open(true); // the stalled call fails; the retry's own call must then go through
+      await Promise.resolve();
+      control.open(false);
+      expect((await retry).applied).toBe(true);
+      await settled();
+      expect(used()).toBe(expected);
+    },
+  );
 });

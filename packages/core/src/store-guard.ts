@@ -1,5 +1,8 @@
+import { AbandonedAdjustments } from "./abandoned-adjustments.js";
+import { periodBounds } from "./calendar.js";
 import type { Clock } from "./clock.js";
 import { StoreUnavailableError } from "./errors.js";
+import type { Limit } from "./limit.js";
 import {
   type BreakerOptions,
   type BreakerState,
@@ -7,7 +10,7 @@ import {
   StoreTimeoutError,
   withDeadline,
 } from "./resilience.js";
-import type { CounterRef, Store } from "./store.js";
+import type { AdjustItem, CounterRef, Store } from "./store.js";
 
 /**
  * A store node changed health: `store_degraded` when its breaker opens (decisions touching it go
@@ -65,9 +68,39 @@ export interface StoreGuardOptions {
   timeoutMs: number;
   breaker: BreakerOptions | false;
   onBreakerChange?: (state: BreakerState, partition: string) => void;
+  /** An abandoned adjustment that completed late was undone (`applied`), or could not be. */
+  onCompensation?: (outcome: { applied: boolean; counters: number }) => void;
+  /** A compensation's store call failed (after its retry). */
+  onStoreError?: (error: unknown, operation: string) => void;
 }
 
+/** Pause before the one retry of a compensation: the store just answered, so it is usually a blip. */
+const COMPENSATION_RETRY_MS = 1_000;
+
 const WORST: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
+
+/**
+ * Could a refund charged at `chargedAt` still have taken units back at `now`? A refund of a window
+ * that has ended changes nothing, so undoing it (a charge, which lands in the current window)
+ * would count units nobody used.
+ */
+function refundStillCounts(limit: Limit, chargedAt: number, now: number): boolean {
+  const w = limit.windowMs;
+  switch (limit.algorithm) {
+    case "fixed-window":
+      return Math.floor(chargedAt / w) === Math.floor(now / w);
+    case "quota": {
+      const period = limit.period ?? "month";
+      return periodBounds(chargedAt, period, limit.timeZone).start === periodBounds(now, period, limit.timeZone).start;
+    }
+    case "sliding-window":
+      return Math.floor(chargedAt / w) >= Math.floor(now / w) - 1;
+    case "sliding-log":
+      return now - chargedAt < w;
+    default:
+      return true;
+  }
+}
 
 /** Keeps a store's error message short and free of stacks. */
 function messageOf(error: unknown): string {
@@ -85,6 +118,7 @@ export class StoreGuard {
   private readonly partitions = new Map<string, Partition>();
   private readonly listeners = new Set<HealthListener>();
   private readonly single: readonly string[];
+  private readonly abandoned = new AbandonedAdjustments((items) => this.undoAdjustment(items));
 
   constructor(
     private readonly store: Store,
@@ -122,17 +156,38 @@ export class StoreGuard {
     refs: readonly CounterRef[],
     onLateResult?: (value: T) => void,
   ): T | Promise<T> {
+    if (onLateResult === undefined && call === (this.store.adjust as unknown)) {
+      return this.adjust(operation, argument as readonly AdjustItem[], refs) as T | Promise<T>;
+    }
+    return this.guarded(operation, call, argument, refs, onLateResult);
+  }
+
+  private guarded<T, A>(
+    operation: string,
+    call: (argument: A) => T | Promise<T>,
+    argument: A,
+    refs: readonly CounterRef[],
+    onLateResult?: (value: T) => void,
+    onAbandoned?: (call: Promise<T>) => void,
+  ): T | Promise<T> {
     const store = this.store;
     const names = this.options.breaker === false ? this.single : (store.partitionsOf?.(refs) ?? this.single);
     const parts = this.options.breaker === false ? undefined : this.take(names);
     let value: T | Promise<T>;
     try {
-      value = withDeadline(call.call(store, argument), {
+      const raw = call.call(store, argument);
+      value = withDeadline(raw, {
         timeoutMs: this.options.timeoutMs,
         what: `store "${store.name}" ${operation}`,
         ...(onLateResult ? { onLateResult: onLateResult as (value: unknown) => void } : {}),
         ...(parts ? { answeredSince: (since: number) => parts.every((p) => p.lastAnswer > since) } : {}),
       });
+      if (onAbandoned !== undefined && raw instanceof Promise && value instanceof Promise) {
+        value = value.catch((error: unknown) => {
+          if (error instanceof StoreTimeoutError) onAbandoned(raw);
+          throw error;
+        });
+      }
     } catch (error) {
       if (parts) this.failed(parts, error);
       throw error;
@@ -152,6 +207,54 @@ export class StoreGuard {
         throw error;
       },
     );
+  }
+
+  /**
+   * An adjustment (settle, refund) with exactly-once effect across a timeout: the caller is told
+   * "not applied" when the deadline gives up, so the abandoned call must either count for the
+   * caller's retry or be undone (see AbandonedAdjustments).
+   */
+  private adjust(operation: string, items: readonly AdjustItem[], refs: readonly CounterRef[]) {
+    const send = () =>
+      this.guarded(operation, this.store.adjust, items, refs, undefined, (raw) => this.abandoned.abandoned(items, raw));
+    const twin = this.abandoned.join(items);
+    if (twin === undefined) return send();
+    // A retry of an abandoned call still in flight: wait for it (within the deadline) instead of
+    // sending the same adjustment twice.
+    const waited = withDeadline(twin.taken, {
+      timeoutMs: this.options.timeoutMs,
+      what: `store "${this.store.name}" ${operation} (waiting for the abandoned attempt)`,
+    });
+    return Promise.resolve(waited).then(
+      (taken) => (taken ? undefined : send()),
+      (error: unknown) => {
+        twin.leave();
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * An adjust call the deadline gave up on landed with no retry waiting for it: the caller was
+   * told "not applied", so the same deltas are taken back (a refund of a window that has ended
+   * changed nothing and is left alone).
+   */
+  private undoAdjustment(items: readonly AdjustItem[]) {
+    const now = this.clock.now();
+    const inverse = items
+      .filter((item) => item.delta > 0 || refundStillCounts(item.limit, item.chargedAt, now))
+      .map((item) => ({ ...item, delta: -item.delta }));
+    if (inverse.length === 0) return;
+    const attempt = () => Promise.resolve().then(() => this.store.adjust(inverse));
+    attempt()
+      .catch(() => new Promise((resolve) => setTimeout(resolve, COMPENSATION_RETRY_MS)).then(attempt))
+      .then(
+        () => this.options.onCompensation?.({ applied: true, counters: items.length }),
+        (error: unknown) => {
+          this.options.onStoreError?.(error, "compensate adjust");
+          this.options.onCompensation?.({ applied: false, counters: items.length });
+        },
+      );
   }
 
   /** Claims a call on every node named; throws without claiming any when one is open. */

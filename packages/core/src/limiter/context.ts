@@ -28,6 +28,8 @@ export function createContext(options: LimiterOptions): LimiterContext {
     timeoutMs: options.timeoutMs ?? 100,
     breaker: options.breaker ?? {},
     ...(hooks.onBreakerChange ? { onBreakerChange: hooks.onBreakerChange } : {}),
+    ...(hooks.onCompensation ? { onCompensation: hooks.onCompensation } : {}),
+    ...(hooks.onStoreError ? { onStoreError: hooks.onStoreError } : {}),
   });
   if (hooks.onHealthChange) guard.subscribe(hooks.onHealthChange);
   const fallback = new Fallback(options.fallback, options.fallbackShare, clock);
