@@ -3,6 +3,7 @@ import { manualClock, systemClock } from "./clock.js";
 import type { Decision } from "./decision.js";
 import type { LimitSpec } from "./limit.js";
 import { createLimiter } from "./limiter.js";
+import { LoopClock } from "./loop-clock.js";
 import { memoryStore } from "./memory-store.js";
 import { CircuitBreaker, StoreTimeoutError, withDeadline } from "./resilience.js";
 import type { CounterRef, DecideRequest, DecideResult, Store } from "./store.js";
@@ -118,6 +119,51 @@ describe("deadline: counts the store's time, not our own stalls", () => {
     await answer;
     await Promise.resolve();
     expect(late).toBe("late");
+  });
+});
+
+describe("deadline: a node that keeps replying is slow, not dead", () => {
+  it("a call waiting behind replies that keep coming is not failed at the timeout", async () => {
+    let lastReply = performance.now();
+    const progress = setInterval(() => (lastReply = performance.now()), 20);
+    const answer = new Promise<string>((resolve) => setTimeout(() => resolve("ok"), 250));
+    const guarded = withDeadline(answer, { timeoutMs: 50, what: "test", lastProgress: () => lastReply });
+    await expect(guarded).resolves.toBe("ok");
+    clearInterval(progress);
+  });
+
+  it("a node silent for the timeout fails the call (not as our own stall), even after earlier progress", async () => {
+    let lastReply = performance.now();
+    const progress = setInterval(() => (lastReply = performance.now()), 20);
+    setTimeout(() => clearInterval(progress), 100); // the node stops replying at ~100 ms
+    const answer = new Promise<string>((resolve) => setTimeout(() => resolve("late"), 2_000));
+    const started = performance.now();
+    const error = await (
+      withDeadline(answer, { timeoutMs: 50, what: "test", lastProgress: () => lastReply }) as Promise<string>
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreTimeoutError);
+    expect((error as StoreTimeoutError).lagged).toBe(false);
+    // Silent from ~100 ms: failed about 50 ms (of available time) later, long before the answer.
+    expect(performance.now() - started).toBeLessThan(1_500);
+  });
+});
+
+describe("loop clock: counts the time our event loop was available", () => {
+  it("a synchronous stall is not counted, and a past instant converts across it", async () => {
+    const loop = new LoopClock();
+    loop.hold();
+    await sleep(30);
+    const wallBefore = performance.now();
+    const before = loop.now();
+    stall(150);
+    // Not counted even before the next tick runs.
+    expect(loop.now() - before).toBeLessThan(40);
+    await sleep(30);
+    expect(performance.now() - wallBefore).toBeGreaterThanOrEqual(150);
+    expect(loop.now() - before).toBeLessThan(100);
+    // An instant before the stall is as far back in available time as the time that really ran.
+    expect(loop.now() - loop.at(wallBefore)).toBeLessThan(100);
+    loop.release();
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.js";
 import { StoreUnavailableError } from "./errors.js";
+import { type LoopClock, loopClock } from "./loop-clock.js";
 
 export type BreakerState = "closed" | "open" | "half-open";
 
@@ -187,32 +188,29 @@ export class StoreTimeoutError extends StoreUnavailableError {
 }
 
 export interface DeadlineOptions {
-  /** The store's time to answer. */
+  /** The store's time to answer, counted in time our event loop was available (see LoopClock). */
   timeoutMs: number;
   /** Text naming the call in the error. */
   what: string;
   /**
-   * A timer that fires later than this past its due time shows our event loop was stalled
-   * (CPU starved, a long synchronous task): the store gets another `timeoutMs`. Default
-   * max(10 ms, timeoutMs / 2).
-   */
-  lagToleranceMs?: number;
-  /**
-   * Longest total wait however stalled the process is. Default 30 s: a process that stays
-   * stalled that long cannot answer anyone, and as soon as it runs on time again the store gets
-   * one more `timeoutMs` and no more.
+   * Longest total wait (wall time) however stalled the process is. Default 30 s: a process that
+   * stays stalled that long cannot answer anyone.
    */
   maxWaitMs?: number;
   /** The call answered after the deadline gave up on it (compensate what it did). */
   onLateResult?: (value: unknown) => void;
   /**
-   * Has the store answered another call since `since` (monotonic ms: when this call started)?
-   * Then it is alive and only slow (a loaded machine, a long queue): the call may wait up to
-   * `slowMaxWaitMs` instead of degrading. A hung or unreachable store answers nothing and still times out at `timeoutMs`.
+   * When (`performance.now()` ms) the store last showed progress on the nodes this call waits for:
+   * the least recent of their last replies. A node that keeps replying (to this call's earlier
+   * round trips, or to other calls queued before it) is alive and working through our requests:
+   * the call fails only once a node has been silent for `timeoutMs`, so a hung or unreachable node
+   * is still detected within `timeoutMs` of its last reply.
    */
-  answeredSince?: (since: number) => boolean;
-  /** Longest wait for a store that keeps answering other calls. Default max(1 s, 10 x timeoutMs). */
+  lastProgress?: () => number;
+  /** Longest wall wait for a store that keeps making progress. Default max(1 s, 10 x timeoutMs). */
   slowMaxWaitMs?: number;
+  /** The clock of available time (tests inject one). Default: the process's {@link loopClock}. */
+  loop?: Pick<LoopClock, "hold" | "release" | "now" | "at">;
 }
 
 const monotonicNow = () => globalThis.performance.now();
@@ -226,62 +224,75 @@ const afterIo: (callback: () => void) => void =
  * Resolves `value` or rejects with a StoreTimeoutError once the store had `timeoutMs` to answer.
  * Synchronous values pass straight through: the memory store pays nothing for the machinery.
  *
- * The time counted is the store's, not our own queue's:
- * - it starts after the current event-loop turn, once the request has been written;
- * - a timer that fires late (our process was not running) re-arms for another `timeoutMs`, up to
- *   `maxWaitMs`, so a CPU-starved process does not declare a healthy store dead;
- * - a store that answered other calls meanwhile is alive and slow: the call waits longer (up to
- *   `slowMaxWaitMs`) rather than degrade;
- * - a timer that fires on time still lets the event loop read the sockets once (`setImmediate`
- *   runs after the I/O phase that follows the timers phase) before giving up, so an answer that
- *   already arrived is never thrown away.
+ * The time counted is the store's, not our own queue's. The call fails only when both hold:
+ * - it has waited `timeoutMs` of time our event loop was available (LoopClock), counted from
+ *   after the current event-loop turn, once the request has been written: time our process was
+ *   starved of CPU or busy with a long task is not the store's;
+ * - its nodes show no progress (`lastProgress`): none replied to anything for `timeoutMs` of
+ *   available time. A store answering a queue of our requests is slow, not dead.
+ * And before giving up, the event loop reads the sockets once more (`setImmediate` runs after the
+ * I/O phase that follows the timers phase), so an answer that already arrived is never thrown away.
  */
 export function withDeadline<T>(value: T | Promise<T>, options: DeadlineOptions): T | Promise<T> {
   if (!(value instanceof Promise)) return value;
-  const { timeoutMs, what } = options;
-  const tolerance = options.lagToleranceMs ?? Math.max(10, timeoutMs / 2);
+  const { timeoutMs, what, lastProgress } = options;
+  const loop = options.loop ?? loopClock;
   const maxWait = options.maxWaitMs ?? 30_000;
   const slowMaxWait = Math.min(maxWait, options.slowMaxWaitMs ?? Math.max(1_000, 10 * timeoutMs));
-  const { answeredSince } = options;
   return new Promise<T>((resolve, reject) => {
     const started = monotonicNow();
+    let availableFrom = 0;
     let settled = false;
     let gaveUp = false;
-    let lagged = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    loop.hold();
+    const done = () => {
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      loop.release();
+    };
     const arm = (delay: number) => {
-      const due = monotonicNow() + delay;
-      timer = setTimeout(() => expire(due), delay);
+      timer = setTimeout(expire, Math.max(1, Math.ceil(delay)));
       (timer as { unref?: () => void }).unref?.();
     };
     const giveUp = () => {
       if (settled) return;
+      const waited = monotonicNow() - started;
+      const available = loop.now() - availableFrom;
+      // Given up at maxWait before the store had its timeoutMs of our available time: the wait
+      // was mostly our own stall, which says nothing about the store.
+      const lagged = available < timeoutMs;
       gaveUp = true;
-      settled = true;
-      const waited = Math.round(monotonicNow() - started);
+      done();
       reject(
         new StoreTimeoutError(
           lagged
-            ? `${what} did not answer within ${waited} ms (this process was stalled; not counted against the store)`
+            ? `${what} did not answer within ${Math.round(waited)} ms (this process was stalled for ${Math.round(waited - available)} ms of it; not counted against the store)`
             : `${what} did not answer within ${timeoutMs} ms`,
           lagged,
         ),
       );
     };
-    const expire = (due: number) => {
+    const expire = () => {
+      timer = undefined;
       if (settled) return;
-      const now = monotonicNow();
-      const lateness = now - due;
-      const waited = now - started;
-      if (lateness > tolerance) lagged = true;
-      if (lateness > tolerance && waited < maxWait) {
-        arm(Math.min(timeoutMs, maxWait - waited));
-        return;
-      }
-      if (answeredSince !== undefined && waited < slowMaxWait && answeredSince(started)) {
-        // Alive but slow: other calls came back while this one waited.
-        arm(Math.min(timeoutMs, slowMaxWait - waited));
-        return;
+      const waited = monotonicNow() - started;
+      if (waited < maxWait) {
+        const now = loop.now();
+        // Our own stalls do not count: wait until the store has had timeoutMs of available time.
+        const available = now - availableFrom;
+        if (available < timeoutMs) {
+          arm(Math.min(timeoutMs - available, maxWait - waited));
+          return;
+        }
+        if (lastProgress !== undefined && waited < slowMaxWait) {
+          const silent = now - loop.at(Math.max(lastProgress(), started));
+          if (silent < timeoutMs) {
+            // Alive and working through our requests: fail only once it has been silent timeoutMs.
+            arm(Math.min(timeoutMs - silent, slowMaxWait - waited));
+            return;
+          }
+        }
       }
       afterIo(giveUp);
     };
@@ -289,20 +300,23 @@ export function withDeadline<T>(value: T | Promise<T>, options: DeadlineOptions)
     // have left (Redis batches flush on setImmediate, queued before this one): the time counted
     // is from the write, not from when the caller got in line.
     afterIo(() => {
-      if (!settled) arm(timeoutMs);
+      if (settled) return;
+      availableFrom = loop.now();
+      arm(timeoutMs);
     });
     value.then(
       (result) => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (gaveUp) options.onLateResult?.(result);
+        if (gaveUp) {
+          options.onLateResult?.(result);
+          return;
+        }
         if (settled) return;
-        settled = true;
+        done();
         resolve(result);
       },
       (error: unknown) => {
-        if (timer !== undefined) clearTimeout(timer);
         if (settled) return;
-        settled = true;
+        done();
         reject(error);
       },
     );

@@ -180,7 +180,7 @@ export class StoreGuard {
         timeoutMs: this.options.timeoutMs,
         what: `store "${store.name}" ${operation}`,
         ...(onLateResult ? { onLateResult: onLateResult as (value: unknown) => void } : {}),
-        ...(parts ? { answeredSince: (since: number) => parts.every((p) => p.lastAnswer > since) } : {}),
+        lastProgress: () => this.lastProgress(names),
       });
       if (onAbandoned !== undefined && raw instanceof Promise && value instanceof Promise) {
         value = value.catch((error: unknown) => {
@@ -272,6 +272,18 @@ export class StoreGuard {
       parts.push(part);
     }
     return parts;
+  }
+
+  /** The least recent progress over `names`: a call waits on every node it touches. */
+  private lastProgress(names: readonly string[]): number {
+    const store = this.store;
+    let least = Number.POSITIVE_INFINITY;
+    for (const name of names) {
+      const answered = this.partitions.get(name)?.lastAnswer ?? Number.NEGATIVE_INFINITY;
+      const replied = store.lastReplyAt?.(name) ?? Number.NEGATIVE_INFINITY;
+      least = Math.min(least, Math.max(answered, replied));
+    }
+    return least;
   }
 
   private succeeded(parts: Partition[]) {

@@ -113,6 +113,14 @@ export interface Store {
    * the subjects it holds. Absent: the store is one node.
    */
   partitionsOf?(refs: readonly CounterRef[]): readonly string[];
+  /**
+   * When (`performance.now()` ms) the node last sent us anything (a reply to any request), or
+   * -Infinity. A node that keeps replying is alive and working through our queue, so a call
+   * waiting behind others (or on its own second round trip) is not failed while progress goes
+   * on; a silent node still times out. `partition` as returned by `partitionsOf`, or the store's
+   * name for a single-node store. Optional: without it, only whole store calls count as progress.
+   */
+  lastReplyAt?(partition: string): number;
   close?(): Promise<void>;
 }
 

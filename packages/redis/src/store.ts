@@ -17,6 +17,7 @@ import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
 import { claimKey, counterHash, type Subject, SubjectMemo, validatePrefix } from "./keys.js";
 import { ADJUST, RELEASE, SEED, UNDO } from "./lua/scripts.js";
+import { ReplyClock } from "./progress.js";
 import { run, script } from "./script.js";
 
 const adjustScript = script(ADJUST);
@@ -90,6 +91,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const clock = options.clock;
   const pad = clock ? String(TESTING_TTL_PAD_MS) : "0";
   const batcher = new Batcher(client, pad, options.batch);
+  const replies = new ReplyClock(client, cluster);
   const denials = options.denyCache === false ? undefined : new DenyCache(options.denyCache || {});
   // Store-time estimate for the deny cache: local time + (Redis time - local send time). It can
   // only run ahead of Redis (the script runs after the send), so a denial never outlives its end.
@@ -420,6 +422,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
           },
         }
       : {}),
+    lastReplyAt: (node: string) => replies.lastReplyAt(node),
     stats: () => ({ decideCalls: batcher.calls, denyCacheHits: denials?.hits ?? 0 }),
     async close() {
       if (!connection.owned) return;

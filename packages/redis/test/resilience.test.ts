@@ -45,8 +45,8 @@ describe.skipIf(skip)("overload and partial failure on a real Redis Cluster (3 m
     await cluster?.stop();
   });
 
-  it("4 processes x 64 callers, user and org on different masters, default options: the breaker never opens, (near) 0 degraded, exactly 100 admitted, in every run", async () => {
-    for (let runIndex = 0; runIndex < 3; runIndex++) {
+  it("4 processes x 64 callers, user and org on different masters, default options: the breaker never opens, 0 degraded, exactly 100 admitted, in every run", async () => {
+    for (let runIndex = 0; runIndex < 4; runIndex++) {
       const prefix = uniquePrefix(`overload${runIndex}`);
       const user = idOn(owner, "user", 0, `u${runIndex}`);
       const org = idOn(owner, "org", 1, `o${runIndex}`);
@@ -62,17 +62,28 @@ describe.skipIf(skip)("overload and partial failure on a real Redis Cluster (3 m
             degraded: number;
             decisions: number;
             breakerOpened: number;
+            causes: Record<string, number>;
           },
       );
+      const causes: Record<string, number> = {};
+      for (const r of results)
+        for (const [cause, n] of Object.entries(r.causes)) causes[cause] = (causes[cause] ?? 0) + n;
       const total = (key: "admitted" | "degraded" | "decisions" | "breakerOpened") =>
         results.reduce((sum, r) => sum + r[key], 0);
-      console.log(`overload run ${runIndex}: ${total("decisions")} decisions, ${total("degraded")} degraded`);
-      // The harm measured before: saturated event loops opened the breaker and fail-open let
-      // tens of thousands through. Now a healthy cluster never opens it; on a quiet machine no
-      // decision degrades at all, and on a machine loaded far past its cores (other jobs) a
-      // rare store call that truly took over 100 ms may, each one decided by the local fallback.
-      expect({ run: runIndex, breakerOpened: total("breakerOpened") }).toEqual({ run: runIndex, breakerOpened: 0 });
-      expect(total("degraded")).toBeLessThanOrEqual(total("decisions") / 100);
+      console.log(
+        `overload run ${runIndex}: ${total("decisions")} decisions, ${total("degraded")} degraded`,
+        JSON.stringify(causes),
+      );
+      // The harm measured before: saturated event loops timed calls out, opened the breaker, and
+      // fail-open let tens of thousands through. A healthy cluster now never degrades a decision:
+      // a call fails only after the store had the timeout of our available time (not of our
+      // CPU-starved stalls) with no reply from its node.
+      expect({ run: runIndex, breakerOpened: total("breakerOpened"), degraded: total("degraded"), causes }).toEqual({
+        run: runIndex,
+        breakerOpened: 0,
+        degraded: 0,
+        causes: {},
+      });
       expect(total("admitted")).toBe(100);
       expect(total("decisions")).toBeGreaterThan(1_000);
       // The counters hold exactly what callers were told they got.
@@ -185,9 +196,10 @@ describe.skipIf(skip)("overload and partial failure on a real Redis Cluster (3 m
     running = false;
     await load;
     expect(wrong.slice(0, 5)).toEqual([]);
-    // The live masters' subjects stay exact: their breakers never open (events name only the dead
-    // master, below); on a machine loaded far past its cores a rare call over 100 ms may degrade.
-    expect(live.degraded).toBeLessThanOrEqual(live.decisions / 100);
+    // The live masters' subjects stay exact: not one degraded decision, and their breakers never
+    // open (events name only the dead master, below).
+    expect(live).toMatchObject({ degraded: 0 });
+    expect(live.decisions).toBeGreaterThan(100);
     // The dead master's subjects were answered within the store timeout (100 ms) plus the
     // lag allowance of a loaded 2-core machine, never the 1-3 s of cluster redirections.
     expect(Math.max(...slowest)).toBeLessThan(1_500);
@@ -241,4 +253,35 @@ describe.skipIf(skip)("compensation on a real Redis", () => {
       await redis.stop();
     },
   );
+});
+
+describe.skipIf(skip)("progress: when each Redis node last replied", () => {
+  it("the store reads it off its connection; a silent (paused) Redis stops it and times out", async () => {
+    const redis = await startRedis();
+    const admin = new Redis(redis.url);
+    const store = redisStore({ url: redis.url, prefix: uniquePrefix("progress") });
+    const limiter = createLimiter({
+      store,
+      timeoutMs: 100,
+      breaker: false,
+      limits: [{ name: "m", per: "user", algorithm: "fixed-window", limit: 10, window: "1h", failMode: "closed" }],
+    });
+    expect(store.lastReplyAt?.("redis")).toBe(Number.NEGATIVE_INFINITY);
+    await store.ping?.();
+    const sent = performance.now();
+    const exact = await limiter.check({ subject: { user: "u" } });
+    expect({ allowed: exact.allowed, degraded: exact.degraded ?? false }).toEqual({ allowed: true, degraded: false });
+    const replied = store.lastReplyAt?.("redis") as number;
+    expect(replied).toBeGreaterThanOrEqual(sent);
+    expect(replied).toBeLessThanOrEqual(performance.now());
+    // A paused Redis sends nothing: no progress, so the call fails at the timeout.
+    await admin.call("CLIENT", "PAUSE", "1000", "ALL");
+    const started = performance.now();
+    expect(await limiter.check({ subject: { user: "u" } })).toMatchObject({ allowed: false, degraded: true });
+    expect(performance.now() - started).toBeLessThan(900);
+    expect(store.lastReplyAt?.("redis")).toBe(replied);
+    admin.disconnect();
+    await store.close();
+    await redis.stop();
+  }, 30_000);
 });
