@@ -225,6 +225,7 @@ export class Metrics {
     }
     if (store.ping) timed.ping = (partition?: string) => store.ping?.(partition) ?? Promise.resolve();
     if (store.partitionsOf) timed.partitionsOf = (refs) => store.partitionsOf?.(refs) ?? [store.name];
+    if (store.lastReplyAt) timed.lastReplyAt = (node) => store.lastReplyAt?.(node) ?? Number.NEGATIVE_INFINITY;
     if (store.close) timed.close = () => store.close?.() ?? Promise.resolve();
     return timed;
   }
