@@ -121,7 +121,7 @@ export interface paths {
         put?: never;
         /**
          * Settle an allowed decision with its actual cost
-         * @description Replaces the estimated cost charged by POST /v1/check with the actual one (tokens used by the LLM call): the difference is charged or refunded. The signed `decisionId` carries what was charged, so any instance can settle it, once, within `decisions.settleWindow` seconds. `applied: false` means the counter store was unreachable and the correction was not made.
+         * @description Replaces the estimated cost charged by POST /v1/check with the actual one (tokens used by the LLM call): the difference is charged or refunded. The signed `decisionId` carries what was charged, so any instance can settle it, at most once, within `decisions.settleWindow` seconds: a second settle of the same id answers 409. `applied: false` means the counter store was unreachable and the correction was not made (nor will it land later): retry the same settle. 503 with Retry-After: the store could not tell whether the decision was settled already; nothing was charged, retry.
          *
          *     Needs a token with role `service` or `admin`.
          */
@@ -1354,6 +1354,16 @@ export interface operations {
             /** @description Internal error: [internal-error](/problems/internal-error). */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limiting unavailable: [store-unavailable](/problems/store-unavailable). */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
