@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import { migrationProvider } from "./migrations.js";
+import { createPGlite, initDataDirInChild } from "./pglite.js";
 import type { Database } from "./schema.js";
 
 /** Where the catalog lives: a Postgres URL, or a directory for embedded PGlite (`memory://` for tests). */
@@ -154,12 +155,13 @@ export async function openDb(options: OpenOptions = {}): Promise<Db> {
     kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     kind = "postgres";
   } else {
-    const { PGlite } = await import("@electric-sql/pglite");
     const { PGliteDialect } = await import("kysely-pglite-dialect");
     const dir = options.dir ?? "./.tollgate/pglite";
-    if (!dir.startsWith("memory://")) mkdirSync(dir, { recursive: true });
-    const pglite = new PGlite(dir);
-    await pglite.waitReady;
+    if (!dir.startsWith("memory://")) {
+      mkdirSync(dir, { recursive: true });
+      await initDataDirInChild(dir);
+    }
+    const pglite = await createPGlite(dir);
     kysely = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
     kind = "pglite";
   }
