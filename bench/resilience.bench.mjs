@@ -142,11 +142,13 @@ memory counters, PGlite catalog in a fresh data directory), 3 s idle after \`/he
 
 ${table(["process", "RSS idle", "peak RSS", "start to /healthz"], rssRows)}
 
-Where it goes: PGlite is Postgres compiled to WebAssembly, running in the server's process. Its
-linear memory grows while \`initdb\` and the first queries run and WebAssembly memory never shrinks;
-PGlite 0.4 also refuses an initial memory under 128 MB. A PGlite alone (no server) measures the
-same order (about 800 MB after opening an in-memory database on this machine), while lowering
-\`shared_buffers\`, \`work_mem\` and the like saves under 10 %. With Postgres (\`TOLLGATE_DATABASE_URL\`)
-the server is ~100-180 MB. The 250 MB goal is therefore not met on PGlite: see docs/deployment.md.
+Where it goes: PGlite is Postgres compiled to WebAssembly, running in the server's process, and
+WebAssembly memory never shrinks. Two things keep it down: a new data directory is created
+(\`initdb\`, which grew the memory to ~800 MB) in a short-lived child process that exits, and the
+embedded database runs with a small single-user database's settings (\`shared_buffers\` 16 MB,
+\`work_mem\` 1 MB, ...; PGlite's defaults are a server's 128 MB of buffers). What remains is about
+40 MB of Node, ~125 MB of PGlite (its build requires an initial WebAssembly memory of 128 MB, which
+Postgres touches at start: an \`initialMemory\` below it fails to instantiate) and the server's
+JavaScript heap. With Postgres (\`TOLLGATE_DATABASE_URL\`) the server is ~100-180 MB.
 `,
 );
