@@ -173,9 +173,9 @@ export class CircuitBreaker {
 }
 
 /**
- * A store call that did not answer in time. `lagged` says our own process was stalled (its timers
- * fired late) while it waited: the time was ours, not the store's, and the breaker does not
- * count it against the store.
+ * A store call that did not answer in time. `lagged` says the deadline gave up at `maxWaitMs` of
+ * wall time before the store had had `timeoutMs` of our available time (the process was stalled
+ * nearly throughout): the time was ours, not the store's, and the breaker does not count it.
  */
 export class StoreTimeoutError extends StoreUnavailableError {
   override name = "StoreTimeoutError";
