@@ -1,6 +1,6 @@
-import type { DecideItem, Outcome } from "@tollgate/core";
+import type { DecideItem, Limit, Outcome } from "@tollgate/core";
 import { limitRecord, periodsRecord } from "./codec.js";
-import { DECIDE_ITEM, DECISION, DECISION_RESULT, HEADER, KeyList, OUTCOME, REPORT } from "./wire.js";
+import { DECIDE_ITEM, DECISION, DECISION_RESULT, HEADER, KeyList, LIMITS, OUTCOME, REPORT } from "./wire.js";
 
 /** One decision's items that share a hash slot, as DECIDE reads them. */
 export interface EncodedDecision {
@@ -31,38 +31,56 @@ export interface PartResult {
 }
 
 /**
- * DECIDE's input (wire.ts): HEADER, then per decision DECISION and per item DECIDE_ITEM, LIMIT
- * (packed once per limit) and, for quotas, PERIODS. KEYS hold each distinct key once: a hot
- * subject is one key however many decisions name it.
+ * DECIDE's input (wire.ts): HEADER; LIMITS, each distinct limit's LIMIT record (packed once per
+ * limit) and, for quotas, PERIODS; then per decision DECISION and per item DECIDE_ITEM. KEYS hold
+ * each distinct key once: a hot subject is one key however many decisions name it.
  */
 export function encodeBatch(decisions: readonly EncodedDecision[], pad: number): { keys: string[]; bytes: Buffer } {
   const keys = new KeyList();
-  const items: { key: number; field: string; cost: number; lease: string }[] = [];
-  let size = HEADER.fixedSize + decisions.length * DECISION.fixedSize;
+  const limitIndexes = new Map<Limit, number>();
+  const limitRecords: Buffer[] = [];
+  const items: { key: number; limitIndex: number; field: string; cost: number; lease: string }[] = [];
+  let size = HEADER.fixedSize + LIMITS.fixedSize + decisions.length * DECISION.fixedSize;
   for (const decision of decisions) {
     for (let i = 0; i < decision.items.length; i++) {
       const item = decision.items[i] as DecideItem;
+      let limitIndex = limitIndexes.get(item.limit);
+      if (limitIndex === undefined) {
+        limitIndex = limitIndexes.size + 1;
+        limitIndexes.set(item.limit, limitIndex);
+        const record = limitRecord(item.limit);
+        limitRecords.push(record);
+        size += record.length;
+        if (item.limit.algorithm === "quota") {
+          // The periods around the first decision's clock: a batch spans microseconds, and the
+          // script picks whichever of the three holds each decision's time.
+          const periods = periodsRecord(item.limit, decision.at);
+          limitRecords.push(periods);
+          size += periods.length;
+        }
+      }
       const values = {
         key: keys.indexOf(decision.keys[i] as string),
+        limitIndex,
         field: decision.fields[i] as string,
         cost: item.cost,
         lease: item.leaseId ?? "",
       };
       items.push(values);
-      size += DECIDE_ITEM.size(values) + limitRecord(item.limit).length;
-      if (item.limit.algorithm === "quota") size += periodsRecord(item.limit, decision.at).length;
+      size += DECIDE_ITEM.size(values);
     }
   }
+  if (limitIndexes.size > 65_535) throw new RangeError("redis store: more than 65,535 limits in one script call");
   const out = Buffer.allocUnsafe(size);
   let at = HEADER.write(out, 0, { pad, now: Number.NaN });
+  at = LIMITS.write(out, at, { count: limitIndexes.size });
+  for (const record of limitRecords) at += record.copy(out, at);
   let next = 0;
   for (const decision of decisions) {
     const flags = (decision.charge ? 1 : 0) | (decision.restore ? 2 : 0) | (decision.report ? 4 : 0);
     at = DECISION.write(out, at, { flags, items: decision.items.length, now: decision.now });
-    for (const item of decision.items) {
+    for (let i = 0; i < decision.items.length; i++) {
       at = DECIDE_ITEM.write(out, at, items[next++] as (typeof items)[number]);
-      at += limitRecord(item.limit).copy(out, at);
-      if (item.limit.algorithm === "quota") at += periodsRecord(item.limit, decision.at).copy(out, at);
     }
   }
   return { keys: keys.keys, bytes: out };

@@ -177,13 +177,19 @@ export const PERIODS = record({
 });
 
 /**
- * DECIDE: per decision, then `items` x (DECIDE_ITEM, LIMIT, quotas: PERIODS). `flags`: 1 charge,
+ * DECIDE: after HEADER, the call's distinct limits once each (LIMITS, then per limit LIMIT and for
+ * quotas PERIODS), as KEYS holds its distinct keys; then per decision DECISION and `items` x
+ * DECIDE_ITEM, which names its key and its limit by their 1-based index.
+ */
+export const LIMITS = record({ count: "u16" });
+/**
+ * A decision. `flags`: 1 charge,
  * 2 restore (an absent quota counter stops the decision: `missing`), 4 report (multi-slot undo).
  * Each decision carries its own `now` (a batch can span a testing clock's step; HEADER's is NaN).
  */
 export const DECISION = record({ flags: "u8", items: "u16", now: "f64" });
 /** `key`: the subject's hash (its lease ZSET for concurrency); `field`: the counter in it. */
-export const DECIDE_ITEM = record({ key: "u16", field: "str8", cost: "f64", lease: "str16" });
+export const DECIDE_ITEM = record({ key: "u16", limitIndex: "u16", field: "str8", cost: "f64", lease: "str16" });
 
 /** DECIDE's reply, per decision. `status`: 1 charged, 2 missing (nothing charged), 0 not charged. */
 export const DECISION_RESULT = record({ now: "f64", status: "u8" });

@@ -10,6 +10,7 @@ import {
   DECISION_RESULT,
   HEADER,
   LIMIT,
+  LIMITS,
   OUTCOME,
   PERIODS,
   RELEASE_ITEM,
@@ -51,10 +52,20 @@ const READ_COUNTER = `
  * item fits. All keys of one call share a hash slot (or the server is not a cluster).
  */
 export const DECIDE = `${PRELUDE}
+-- the call's limits, by column (LIMITS: each distinct limit once; items name theirs by index)
+${LIMITS.unpack("input")}
+local algorithmOf, limitOf, windowOf, capacityOf, monitorOf, periodsOf = {}, {}, {}, {}, {}, {}
+for l = 1, count do
+  ${LIMIT.unpack("input")}
+  algorithmOf[l], limitOf[l], windowOf[l], capacityOf[l], monitorOf[l] = algorithm, limit, windowMs, capacity, monitor
+  if algorithm == 'q' then
+    ${PERIODS.unpack("input")}
+    periodsOf[l] = { previousStart, previousEnd, currentStart, currentEnd, nextStart, nextEnd }
+  end
+end
 -- the current decision's items, by column: read first, so each subject's fields are fetched in
 -- one HMGET before any is decided
-local keyOf, fieldOf, costOf, leaseOf, algorithmOf, monitorOf = {}, {}, {}, {}, {}, {}
-local limitOf, windowOf, capacityOf, periodStartOf, periodEndOf = {}, {}, {}, {}, {}
+local keyOf, fieldOf, costOf, leaseOf, limitIndexOf = {}, {}, {}, {}, {}
 local out = {}
 while pos <= #input do
   ${DECISION.unpack("input")}
@@ -62,16 +73,9 @@ while pos <= #input do
   local charge, restore, report = flags % 2 == 1, flags % 4 >= 2, flags >= 4
   for i = 1, items do
     ${DECIDE_ITEM.unpack("input")}
-    ${LIMIT.unpack("input")}
     key = KEYS[key]
-    keyOf[i], fieldOf[i], costOf[i], leaseOf[i], algorithmOf[i], monitorOf[i] = key, field, cost, lease, algorithm, monitor
-    limitOf[i], windowOf[i], capacityOf[i] = limit, windowMs, capacity
-    if algorithm == 'q' then
-      ${PERIODS.unpack("input")}
-      periodStartOf[i], periodEndOf[i] =
-        pickPeriod(now, previousStart, previousEnd, currentStart, currentEnd, nextStart, nextEnd)
-    end
-    if algorithm ~= 'c' then want(key, field) end
+    keyOf[i], fieldOf[i], costOf[i], leaseOf[i], limitIndexOf[i] = key, field, cost, lease, limitIndex
+    if algorithmOf[limitIndex] ~= 'c' then want(key, field) end
   end
   fetch()
   -- restore: an absent quota counter stops the decision (missing); the client rebuilds it from
@@ -79,15 +83,16 @@ while pos <= #input do
   local missing = false
   local enforcedFit = true
   for i = 1, items do
-    local algorithm, key, field, cost, monitor = algorithmOf[i], keyOf[i], fieldOf[i], costOf[i], monitorOf[i]
-    local limit, windowMs = limitOf[i], windowOf[i]
+    local key, field, cost, l = keyOf[i], fieldOf[i], costOf[i], limitIndexOf[i]
+    local algorithm, limit, windowMs, monitor = algorithmOf[l], limitOf[l], windowOf[l], monitorOf[l]
     if algorithm == 'f' then FixedWindow.decide(i, key, field, limit, windowMs, cost, now)
-    elseif algorithm == 't' then TokenBucket.decide(i, key, field, limit, windowMs, capacityOf[i], cost, now, monitor)
+    elseif algorithm == 't' then TokenBucket.decide(i, key, field, limit, windowMs, capacityOf[l], cost, now, monitor)
     elseif algorithm == 's' then SlidingWindow.decide(i, key, field, limit, windowMs, cost, now, monitor)
     elseif algorithm == 'l' then SlidingLog.decide(i, key, field, limit, windowMs, cost, now, monitor)
     elseif algorithm == 'c' then Concurrency.decide(i, key, limit, windowMs, cost, now, leaseOf[i], monitor)
     else
-      Quota.decide(i, key, field, limit, cost, now, periodStartOf[i], periodEndOf[i])
+      local periodStart, periodEnd = pickPeriod(now, unpack(periodsOf[l]))
+      Quota.decide(i, key, field, limit, cost, now, periodStart, periodEnd)
       if restore and stateRead[i] == '' then missing = true end
     end
     if not fitsOf[i] and monitor == 0 then enforcedFit = false end
@@ -99,11 +104,11 @@ while pos <= #input do
   for i = 1, items do
     local fits = fitsOf[i]
     -- A monitor crosses when this charge goes over and the counter was not over before it.
-    local crossed = charged and monitorOf[i] == 1 and not fits and fitBefore[i]
+    local crossed = charged and monitorOf[limitIndexOf[i]] == 1 and not fits and fitBefore[i]
     local stateWritten = '' -- for undo
     local used, remaining, resetMs
     if charged then
-      if algorithmOf[i] == 'c' then Concurrency.write(keyOf[i], nextState[i], now, pad)
+      if algorithmOf[limitIndexOf[i]] == 'c' then Concurrency.write(keyOf[i], nextState[i], now, pad)
       else
         stage(keyOf[i], fieldOf[i], nextState[i], nextTtl[i], nextEnd[i], pad)
         if nextTtl[i] > 0 then stateWritten = nextState[i] end
