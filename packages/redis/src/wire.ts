@@ -189,7 +189,7 @@ export const LIMITS = record({ count: "u16" });
  */
 export const DECISION = record({ flags: "u8", items: "u16", now: "f64" });
 /** `key`: the subject's hash (its lease ZSET for concurrency); `field`: the counter in it. */
-export const DECIDE_ITEM = record({ key: "u16", limitIndex: "u16", field: "str8", cost: "f64", lease: "str16" });
+export const DECIDE_ITEM = record({ key: "u16", limitIndex: "u16", cost: "f64", field: "str8", lease: "str16" });
 
 /** DECIDE's reply, per decision. `status`: 1 charged, 2 missing (nothing charged), 0 not charged. */
 export const DECISION_RESULT = record({ now: "f64", status: "u8" });

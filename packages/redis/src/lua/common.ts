@@ -57,8 +57,8 @@ local stateRead = {}                      -- the unexpired state read ('' = none
 
 /**
  * A subject's string states live in one hash, \`prefix:{kind:id}\`: field = the counter's hash,
- * value = its packed state. One hash per subject makes a decision over 5 limits one read (HMGET of
- * its fields) and one write (HSET of 5 fields). A script reads each field once (cached) and writes
+ * value = its packed state. One hash per subject makes a decision over 5 limits one read (HGETALL)
+ * and one write (HSET of 5 fields). A script reads each field once (cached) and writes
  * each changed hash once, at the end (flush): a hot subject decided 100 times in one batch costs
  * one read and one write. HSET keeps the key's TTL, and the hash already lives as long as any live
  * state read from it: a write that ends no later than one of those (the same window, or a short
@@ -73,7 +73,8 @@ local changedKeys = {} -- keys changed, in first-change order
 local liveUntil = {}   -- key -> latest end (store time) of a state seen in or written to the hash
 local pttlOf = {}      -- key -> ms the hash lives for (PTTL; negative: no key or no TTL), once read
 local extendTo = {}    -- key -> PX to set at flush, when a state outlives the hash
-local wanted, wantedKeys = {}, {} -- fields to read at the next fetch, per key
+local complete = {}     -- key -> true once the whole hash was read (an absent field is absent)
+local readWholeHash = false -- set per decision: true when it has several limits
 
 -- a live state read from the hash ends at \`ends\`: the hash lives at least that long
 local function seen(key, ends)
@@ -86,42 +87,23 @@ local function fieldsOf(key)
   return fields
 end
 
--- notes a field to read at the next fetch (unless already read)
-local function want(key, field)
-  local fields = cache[key]
-  if fields ~= nil and fields[field] ~= nil then return end
-  local list = wanted[key]
-  if list == nil then
-    list = {}
-    wanted[key] = list
-    wantedKeys[#wantedKeys + 1] = key
-  end
-  list[#list + 1] = field
-end
-
--- reads every wanted field: one HGET or HMGET per subject
-local function fetch()
-  for k = 1, #wantedKeys do
-    local key = wantedKeys[k]
-    local list = wanted[key]
-    local fields = fieldsOf(key)
-    if #list == 1 then
-      fields[list[1]] = redis.call('HGET', key, list[1])
-    else
-      local values = redis.call('HMGET', key, unpack(list))
-      for n = 1, #list do fields[list[n]] = values[n] end
-    end
-    wanted[key] = nil
-    wantedKeys[k] = nil
-  end
-end
-
--- the packed state of a counter, or false
+-- the packed state of a counter, or false. A decision over several limits reads its subject's
+-- whole hash at once (HGETALL: one call, whatever the number of limits; the hash holds only that
+-- subject's counters); a single limit reads its field (HGET).
 local function read(key, field)
-  local fields = fieldsOf(key)
+  local fields = cache[key]
+  if fields == nil then
+    fields = {}
+    cache[key] = fields
+    if readWholeHash then
+      local flat = redis.call('HGETALL', key)
+      for k = 1, #flat, 2 do fields[flat[k]] = flat[k + 1] end
+      complete[key] = true
+    end
+  end
   local raw = fields[field]
   if raw == nil then
-    raw = redis.call('HGET', key, field)
+    if complete[key] then raw = false else raw = redis.call('HGET', key, field) end
     fields[field] = raw
   end
   return raw

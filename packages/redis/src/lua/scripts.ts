@@ -63,33 +63,29 @@ for l = 1, count do
     periodsOf[l] = { previousStart, previousEnd, currentStart, currentEnd, nextStart, nextEnd }
   end
 end
--- the current decision's items, by column: read first, so each subject's fields are fetched in
--- one HMGET before any is decided
-local keyOf, fieldOf, costOf, leaseOf, limitIndexOf = {}, {}, {}, {}, {}
+-- per item of the current decision, what writing its state needs
+local keyOf, fieldOf, limitIndexOf = {}, {}, {}
 local out = {}
 while pos <= #input do
   ${DECISION.unpack("input")}
   now = clockOf(now)
   local charge, restore, report = flags % 2 == 1, flags % 4 >= 2, flags >= 4
-  for i = 1, items do
-    ${DECIDE_ITEM.unpack("input")}
-    key = KEYS[key]
-    keyOf[i], fieldOf[i], costOf[i], leaseOf[i], limitIndexOf[i] = key, field, cost, lease, limitIndex
-    if algorithmOf[limitIndex] ~= 'c' then want(key, field) end
-  end
-  fetch()
+  readWholeHash = items > 1
   -- restore: an absent quota counter stops the decision (missing); the client rebuilds it from
   -- the usage ledger (SEED) and decides again
   local missing = false
   local enforcedFit = true
   for i = 1, items do
-    local key, field, cost, l = keyOf[i], fieldOf[i], costOf[i], limitIndexOf[i]
+    ${DECIDE_ITEM.unpack("input")}
+    key = KEYS[key]
+    keyOf[i], fieldOf[i], limitIndexOf[i] = key, field, limitIndex
+    local l = limitIndex
     local algorithm, limit, windowMs, monitor = algorithmOf[l], limitOf[l], windowOf[l], monitorOf[l]
     if algorithm == 'f' then FixedWindow.decide(i, key, field, limit, windowMs, cost, now)
     elseif algorithm == 't' then TokenBucket.decide(i, key, field, limit, windowMs, capacityOf[l], cost, now, monitor)
     elseif algorithm == 's' then SlidingWindow.decide(i, key, field, limit, windowMs, cost, now, monitor)
     elseif algorithm == 'l' then SlidingLog.decide(i, key, field, limit, windowMs, cost, now, monitor)
-    elseif algorithm == 'c' then Concurrency.decide(i, key, limit, windowMs, cost, now, leaseOf[i], monitor)
+    elseif algorithm == 'c' then Concurrency.decide(i, key, limit, windowMs, cost, now, lease, monitor)
     else
       local periodStart, periodEnd = pickPeriod(now, unpack(periodsOf[l]))
       Quota.decide(i, key, field, limit, cost, now, periodStart, periodEnd)
