@@ -113,6 +113,8 @@ end
 local function stage(key, field, raw, ttl, ends, pad)
   if ttl <= 0 then raw = false end
   local fields = fieldsOf(key)
+  -- deleting what is absent (read so, or already deleted by this call) changes nothing
+  if not raw and fields[field] == false then return end
   fields[field] = raw
   local changes = #fields
   if changes == 0 then changedKeys[#changedKeys + 1] = key end
