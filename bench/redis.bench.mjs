@@ -191,6 +191,9 @@ ${table(["contender", "keys", "decisions/s", "vs floor", "p50 ms", "p99 ms", "Re
 
 - ${summary(false)}.
 - ${summary(true)}.
+- Why the Redis rows stop where they do (Redis CPU per decision against the floor's, per limit):
+  [redis-decision-path.md](redis-decision-path.md#ceiling-of-the-redis-rows). On a loaded machine the Node
+  process, not Redis, is what runs out first: read the ratios, not the absolute rates.
 - Batching: ${(one.store.stats().decideCalls + five.store.stats().decideCalls).toLocaleString("en")} script calls for all Tollgate rows
   (decisions issued in the same event-loop turn go as one call, at most 128 decisions or 256 limits).
 `;
