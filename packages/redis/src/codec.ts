@@ -1,5 +1,5 @@
 import { type Limit, periodBounds } from "@tollgate/core";
-import { LIMIT, PERIODS } from "./wire.js";
+import { LIMIT, PERIODS, type RecordWriter } from "./wire.js";
 
 const ALGORITHM_CODES: Record<Limit["algorithm"], string> = {
   "fixed-window": "f",
@@ -69,4 +69,10 @@ export function periodsRecord(limit: Limit, at: number): Buffer {
 /** Start of the calendar period holding `at` (where a settled quota charge was made); 0 for other limits. */
 export function chargedPeriod(limit: Limit, at: number): number {
   return limit.algorithm === "quota" ? periodBounds(at, limit.period ?? "month", limit.timeZone).start : 0;
+}
+
+/** Appends a limit's LIMIT record, and for a quota its PERIODS around `at` (ADJUST, UNDO). */
+export function addLimitRecords(input: RecordWriter, limit: Limit, at: number): void {
+  input.raw(limitRecord(limit));
+  if (limit.algorithm === "quota") input.raw(periodsRecord(limit, at));
 }

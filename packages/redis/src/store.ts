@@ -12,7 +12,7 @@ import type {
 } from "@tollgate/core";
 import type { Cluster, Redis } from "ioredis";
 import { Batcher, type BatchOptions, type PartResult } from "./batcher.js";
-import { chargedPeriod, limitRecord, periodsRecord } from "./codec.js";
+import { addLimitRecords, chargedPeriod, periodsRecord } from "./codec.js";
 import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
 import { claimKey, counterHash, type Subject, SubjectMemo, validatePrefix } from "./keys.js";
@@ -97,21 +97,15 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   let offset = 0;
   const localNow = () => performance.timeOrigin + performance.now();
   const storeNow = () => (clock ? clock.now() : localNow() + offset);
-  /** The time a rare-path script acts at: the testing clock's, or NaN for Redis TIME. */
-  const scriptNow = () => (clock ? clock.now() : Number.NaN);
-
-  /** Runs a rare-path script: KEYS and one input, HEADER then each item's records (wire.ts). */
+  /**
+   * Runs a rare-path script: KEYS and one input, HEADER then each item's records (wire.ts). It
+   * acts at the testing clock's time, or (NaN) at Redis TIME.
+   */
   function call(s: Script, items: (keys: KeyList, input: RecordWriter) => void) {
     const keys = new KeyList();
-    const input = new RecordWriter().add(HEADER, { pad, now: scriptNow() });
+    const input = new RecordWriter().add(HEADER, { pad, now: clock ? clock.now() : Number.NaN });
     items(keys, input);
     return run(client, s, keys.keys, [input.finish()]);
-  }
-
-  /** LIMIT, and PERIODS around `at` for a quota. */
-  function addLimit(input: RecordWriter, limit: DecideItem["limit"], at: number) {
-    input.raw(limitRecord(limit));
-    if (limit.algorithm === "quota") input.raw(periodsRecord(limit, at));
   }
 
   const subjects = new SubjectMemo(prefix);
@@ -223,7 +217,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
           stateBefore: before?.raw ?? "",
           stateWritten: before?.written ?? "",
         });
-        addLimit(input, item.limit, at);
+        addLimitRecords(input, item.limit, at);
       });
     });
   }
@@ -340,7 +334,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
               chargedAt: item.chargedAt,
               chargedPeriod: chargedPeriod(item.limit, item.chargedAt),
             });
-            addLimit(input, item.limit, at);
+            addLimitRecords(input, item.limit, at);
           }
         });
       });
