@@ -44,7 +44,7 @@ export class Batcher {
 
   constructor(
     private readonly client: Redis | Cluster,
-    private readonly pad: string,
+    private readonly pad: number,
     options: BatchOptions = {},
   ) {
     this.maxDecisions = Math.max(1, options.maxDecisions ?? 128);
@@ -83,14 +83,14 @@ export class Batcher {
   private send(parts: Part[]): void {
     let encoded: ReturnType<typeof encodeBatch>;
     try {
-      encoded = encodeBatch(parts);
+      encoded = encodeBatch(parts, this.pad);
     } catch (error) {
       for (const part of parts) part.reject(error); // e.g. a lease id over 64 KiB
       return;
     }
     const { keys, bytes } = encoded;
     this.calls++;
-    runBuffer(this.client, decideScript, keys, [this.pad, bytes]).then(
+    runBuffer(this.client, decideScript, keys, [bytes]).then(
       (reply) => {
         const results = decodeBatch(parts, reply);
         for (let i = 0; i < parts.length; i++) (parts[i] as Part).resolve(results[i] as PartResult);

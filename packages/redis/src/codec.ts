@@ -1,6 +1,7 @@
-import { type Limit, type PeriodBounds, periodBounds } from "@tollgate/core";
+import { type Limit, periodBounds } from "@tollgate/core";
+import { LIMIT, PERIODS, type RecordWriter } from "./wire.js";
 
-const ALG_CODES: Record<Limit["algorithm"], string> = {
+const ALGORITHM_CODES: Record<Limit["algorithm"], string> = {
   "fixed-window": "f",
   "sliding-window": "s",
   "sliding-log": "l",
@@ -9,54 +10,69 @@ const ALG_CODES: Record<Limit["algorithm"], string> = {
   concurrency: "c",
 };
 
-export const algCode = (limit: Limit): string => ALG_CODES[limit.algorithm];
+const limits = new WeakMap<Limit, Buffer>();
 
 /**
- * A limit's static fields as the rare-path scripts (ADJUST, UNDO) read them with `limitAt`:
- * algorithm code, limit, window (ms), capacity.
+ * A limit's LIMIT record, packed once per limit: the same bytes for every decision (core keeps
+ * one Limit object per configured limit).
  */
-export const limitArgs = (limit: Limit): string[] => [
-  algCode(limit),
-  String(limit.limit),
-  String(limit.windowMs),
-  String(limit.capacity),
-];
+export function limitRecord(limit: Limit): Buffer {
+  let bytes = limits.get(limit);
+  if (bytes === undefined) {
+    bytes = Buffer.alloc(LIMIT.fixedSize);
+    LIMIT.write(bytes, 0, {
+      algorithm: ALGORITHM_CODES[limit.algorithm],
+      limit: limit.limit,
+      windowMs: limit.windowMs,
+      capacity: limit.capacity,
+      monitor: limit.mode === "monitor" ? 1 : 0,
+    });
+    limits.set(limit, bytes);
+  }
+  return bytes;
+}
 
 interface Around {
-  current: PeriodBounds;
-  /** start/end of the previous, current and next period. */
-  bounds: number[];
-  text: string;
+  current: { start: number; end: number };
+  record: Buffer;
 }
 const around = new Map<string, Around>();
 
 /**
- * The previous, current and next calendar periods around `at`. Lua has no time zones, so the
- * client computes them and the script picks the one holding the store's time: an app clock off by
- * less than a period still yields the right period. Memoised per zone+period until `at` leaves the
- * current one (periodBounds itself is cheap only for its last answer).
+ * A quota's PERIODS record: the previous, current and next calendar periods around `at`. Lua has
+ * no time zones, so the client computes them and the script picks the one holding the store's
+ * time: an app clock off by less than a period still yields the right period. Memoised per
+ * zone+period until `at` leaves the current one (periodBounds itself is cheap only for its last
+ * answer).
  */
-function periodsAround(limit: Limit, at: number): Around {
+export function periodsRecord(limit: Limit, at: number): Buffer {
   const period = limit.period ?? "month";
   const cacheKey = `${limit.timeZone}|${period}`;
   const cached = around.get(cacheKey);
-  if (cached && at >= cached.current.start && at < cached.current.end) return cached;
+  if (cached && at >= cached.current.start && at < cached.current.end) return cached.record;
   const current = periodBounds(at, period, limit.timeZone);
   const previous = periodBounds(current.start - 1, period, limit.timeZone);
   const next = periodBounds(current.end, period, limit.timeZone);
-  const bounds = [previous.start, previous.end, current.start, current.end, next.start, next.end];
-  const entry = { current, bounds, text: bounds.join(" ") };
-  around.set(cacheKey, entry);
-  return entry;
+  const record = Buffer.alloc(PERIODS.fixedSize);
+  PERIODS.write(record, 0, {
+    previousStart: previous.start,
+    previousEnd: previous.end,
+    currentStart: current.start,
+    currentEnd: current.end,
+    nextStart: next.start,
+    nextEnd: next.end,
+  });
+  around.set(cacheKey, { current, record });
+  return record;
 }
 
-/** The periods around `at` as "s1 e1 s2 e2 s3 e3" (ADJUST and UNDO arguments). */
-export const quotaBounds = (limit: Limit, at: number): string => periodsAround(limit, at).text;
+/** Start of the calendar period holding `at` (where a settled quota charge was made); 0 for other limits. */
+export function chargedPeriod(limit: Limit, at: number): number {
+  return limit.algorithm === "quota" ? periodBounds(at, limit.period ?? "month", limit.timeZone).start : 0;
+}
 
-/** The periods around `at` as six numbers (DECIDE's packed batch). */
-export const quotaBoundsList = (limit: Limit, at: number): readonly number[] => periodsAround(limit, at).bounds;
-
-/** Start of the calendar period holding `at` (where a settled quota charge was made). */
-export function quotaStart(limit: Limit, at: number): string {
-  return String(periodBounds(at, limit.period ?? "month", limit.timeZone).start);
+/** Appends a limit's LIMIT record, and for a quota its PERIODS around `at` (ADJUST, UNDO). */
+export function addLimitRecords(input: RecordWriter, limit: Limit, at: number): void {
+  input.raw(limitRecord(limit));
+  if (limit.algorithm === "quota") input.raw(periodsRecord(limit, at));
 }

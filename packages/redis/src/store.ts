@@ -12,13 +12,14 @@ import type {
 } from "@tollgate/core";
 import type { Cluster, Redis } from "ioredis";
 import { Batcher, type BatchOptions, type PartResult } from "./batcher.js";
-import { limitArgs, quotaBounds, quotaStart } from "./codec.js";
+import { addLimitRecords, chargedPeriod, periodsRecord } from "./codec.js";
 import { connect } from "./connection.js";
 import { DenyCache, type DenyCacheOptions } from "./deny-cache.js";
 import { claimKey, counterHash, type Subject, SubjectMemo, validatePrefix } from "./keys.js";
 import { ADJUST, RELEASE, SEED, UNDO } from "./lua/scripts.js";
 import { ReplyClock } from "./progress.js";
-import { run, script } from "./script.js";
+import { run, type Script, script } from "./script.js";
+import { ADJUST_ITEM, HEADER, KeyList, RELEASE_ITEM, RecordWriter, SEED_ITEM, UNDO_ITEM } from "./wire.js";
 
 const adjustScript = script(ADJUST);
 const releaseScript = script(RELEASE);
@@ -89,7 +90,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   const connection = connect(options);
   const { client, cluster } = connection;
   const clock = options.clock;
-  const pad = clock ? String(TESTING_TTL_PAD_MS) : "0";
+  const pad = clock ? TESTING_TTL_PAD_MS : 0;
   const batcher = new Batcher(client, pad, options.batch);
   const replies = new ReplyClock(client, cluster);
   const denials = options.denyCache === false ? undefined : new DenyCache(options.denyCache || {});
@@ -98,7 +99,16 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
   let offset = 0;
   const localNow = () => performance.timeOrigin + performance.now();
   const storeNow = () => (clock ? clock.now() : localNow() + offset);
-  const nowArg = () => (clock ? String(clock.now()) : "");
+  /**
+   * Runs a rare-path script: KEYS and one input, HEADER then each item's records (wire.ts). It
+   * acts at the testing clock's time, or (NaN) at Redis TIME.
+   */
+  function call(s: Script, items: (keys: KeyList, input: RecordWriter) => void) {
+    const keys = new KeyList();
+    const input = new RecordWriter().add(HEADER, { pad, now: clock ? clock.now() : Number.NaN });
+    items(keys, input);
+    return run(client, s, keys.keys, [input.finish()]);
+  }
 
   const subjects = new SubjectMemo(prefix);
 
@@ -194,27 +204,24 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
 
   /** Takes back the charges of slot groups whose decision another group denied. */
   async function undo(items: readonly DecideItem[], where: Prepared, indexes: number[], part: PartResult) {
-    const now = nowArg();
-    const args: (string | Buffer)[] = [pad, now];
-    const partKeys: string[] = [];
     const at = clock ? clock.now() : localNow();
-    indexes.forEach((i, j) => {
-      const item = items[i] as DecideItem;
-      const before = part.before?.[j];
-      partKeys.push(where.keys[i] as string);
-      args.push(
-        ...limitArgs(item.limit),
-        String(item.cost),
-        item.leaseId ?? "",
-        before?.raw ?? "",
-        before?.written ?? "",
-        String(part.now),
-        item.limit.algorithm === "quota" ? quotaBounds(item.limit, at) : "",
-        item.limit.algorithm === "quota" ? quotaStart(item.limit, part.now) : "",
-        where.fields[i] as string,
-      );
+    await call(undoScript, (keys, input) => {
+      indexes.forEach((i, j) => {
+        const item = items[i] as DecideItem;
+        const before = part.before?.[j];
+        input.add(UNDO_ITEM, {
+          key: keys.indexOf(where.keys[i] as string),
+          field: where.fields[i] as string,
+          cost: item.cost,
+          lease: item.leaseId ?? "",
+          chargedAt: part.now,
+          chargedPeriod: chargedPeriod(item.limit, part.now),
+          stateBefore: before?.raw ?? "",
+          stateWritten: before?.written ?? "",
+        });
+        addLimitRecords(input, item.limit, at);
+      });
     });
-    await run(client, undoScript, partKeys, args);
   }
 
   async function decideSpread(
@@ -319,51 +326,46 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     adjust(items: readonly AdjustItem[]) {
       return perSlot(items, (where, indexes) => {
         const at = clock ? clock.now() : localNow();
-        const args = [pad, nowArg()];
-        for (const i of indexes) {
-          const item = items[i] as AdjustItem;
-          const quota = item.limit.algorithm === "quota";
-          args.push(
-            ...limitArgs(item.limit),
-            String(item.delta),
-            String(item.chargedAt),
-            quota ? quotaBounds(item.limit, at) : "",
-            quota ? quotaStart(item.limit, item.chargedAt) : "",
-            where.fields[i] as string,
-          );
-        }
-        return run(
-          client,
-          adjustScript,
-          indexes.map((i) => where.keys[i] as string),
-          args,
-        );
+        return call(adjustScript, (keys, input) => {
+          for (const i of indexes) {
+            const item = items[i] as AdjustItem;
+            input.add(ADJUST_ITEM, {
+              key: keys.indexOf(where.keys[i] as string),
+              field: where.fields[i] as string,
+              delta: item.delta,
+              chargedAt: item.chargedAt,
+              chargedPeriod: chargedPeriod(item.limit, item.chargedAt),
+            });
+            addLimitRecords(input, item.limit, at);
+          }
+        });
       });
     },
     seed(items: readonly SeedItem[]) {
       return perSlot(items, (where, indexes) => {
         const at = clock ? clock.now() : localNow();
-        const args = [pad, nowArg()];
-        for (const i of indexes) {
-          const item = items[i] as SeedItem;
-          args.push(where.fields[i] as string, quotaBounds(item.limit, at), String(item.start), String(item.count));
-        }
-        return run(
-          client,
-          seedScript,
-          indexes.map((i) => where.keys[i] as string),
-          args,
-        );
+        return call(seedScript, (keys, input) => {
+          for (const i of indexes) {
+            const item = items[i] as SeedItem;
+            input.add(SEED_ITEM, {
+              key: keys.indexOf(where.keys[i] as string),
+              field: where.fields[i] as string,
+              periodStart: item.start,
+              count: item.count,
+            });
+            input.raw(periodsRecord(item.limit, at));
+          }
+        });
       });
     },
     release(items: readonly ReleaseItem[]) {
       return perSlot(items, (where, indexes) =>
-        run(
-          client,
-          releaseScript,
-          indexes.map((i) => where.keys[i] as string),
-          [pad, nowArg(), ...indexes.map((i) => (items[i] as ReleaseItem).leaseId)],
-        ),
+        call(releaseScript, (keys, input) => {
+          for (const i of indexes) {
+            const lease = (items[i] as ReleaseItem).leaseId;
+            input.add(RELEASE_ITEM, { key: keys.indexOf(where.keys[i] as string), lease });
+          }
+        }),
       );
     },
     reset(items: readonly CounterRef[]) {
@@ -381,7 +383,7 @@ export function redisStore(options: RedisStoreOptions = {}): RedisStore {
     async claimOnce(key: string, ttlMs: number) {
       await connection.ready();
       // SET NX PX: one atomic command, so the key cannot outlive its expiry and only one caller wins.
-      const ttl = Math.max(1, Math.ceil(ttlMs)) + Number(pad);
+      const ttl = Math.max(1, Math.ceil(ttlMs)) + pad;
       const reply = await client.set(claimKey(prefix, key), "1", "PX", ttl, "NX");
       return reply === "OK";
     },

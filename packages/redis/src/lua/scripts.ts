@@ -1,84 +1,171 @@
-import { LUA_ADJUST, LUA_COMMON, LUA_LEASES, LUA_SUBJECT_HASHES } from "./algorithms.js";
+/**
+ * The scripts. Each takes KEYS (the call's distinct keys) and one argument, `input`: records of
+ * wire.ts, read by the `unpack` lines below into locals named as the records' fields. Every script
+ * starts with HEADER (pad, now) and runs on the same prelude: the algorithms, one module each.
+ */
+import {
+  ADJUST_ITEM,
+  DECIDE_ITEM,
+  DECISION,
+  DECISION_RESULT,
+  HEADER,
+  LIMIT,
+  LIMITS,
+  OUTCOME,
+  PERIODS,
+  RELEASE_ITEM,
+  REPORT,
+  SEED_ITEM,
+  UNDO_ITEM,
+} from "../wire.js";
+import { LUA_COLUMNS, LUA_COMMON, LUA_STATE_IO, LUA_SUBJECT_HASHES } from "./common.js";
+import { LUA_CONCURRENCY } from "./concurrency.js";
+import { LUA_FIXED_WINDOW } from "./fixed-window.js";
+import { LUA_QUOTA } from "./quota.js";
+import { LUA_SLIDING_LOG } from "./sliding-log.js";
+import { LUA_SLIDING_WINDOW } from "./sliding-window.js";
+import { LUA_TOKEN_BUCKET } from "./token-bucket.js";
 
-export { DECIDE } from "./decide.js";
+const PRELUDE = `${LUA_COMMON}${LUA_COLUMNS}${LUA_SUBJECT_HASHES}${LUA_STATE_IO}
+${LUA_FIXED_WINDOW}${LUA_QUOTA}${LUA_SLIDING_WINDOW}${LUA_SLIDING_LOG}${LUA_TOKEN_BUCKET}${LUA_CONCURRENCY}
+-- the string-state algorithms by LIMIT's algorithm code
+local STRING_STATES = { f = FixedWindow, q = Quota, s = SlidingWindow, l = SlidingLog, t = TokenBucket }
 
-/** Fields each adjusted item takes in ARGV (see ADJUST). */
-export const ADJUST_ITEM_FIELDS = 9;
+local input = ARGV[1]
+local pos = 1 -- input cursor
+${HEADER.unpack("input")}
+`;
+
+/** LIMIT, then PERIODS for quotas, into `counter` (the period holding `now` picked). */
+const READ_COUNTER = `
+    ${LIMIT.unpack("input")}
+    local counter = { limit = limit, windowMs = windowMs, capacity = capacity }
+    if algorithm == 'q' then
+      ${PERIODS.unpack("input")}
+      counter.periodStart, counter.periodEnd =
+        pickPeriod(now, previousStart, previousEnd, currentStart, currentEnd, nextStart, nextEnd)
+    end`;
+
+/**
+ * Decides a batch of decisions in order, each all-or-nothing exactly as core's evaluateDecision:
+ * read every state, evaluate every item, charge all (monitors included) only when every enforced
+ * item fits. All keys of one call share a hash slot (or the server is not a cluster).
+ */
+export const DECIDE = `${PRELUDE}
+-- the call's limits, by column (LIMITS: each distinct limit once; items name theirs by index)
+${LIMITS.unpack("input")}
+local algorithmOf, limitOf, windowOf, capacityOf, monitorOf, periodsOf = {}, {}, {}, {}, {}, {}
+for l = 1, count do
+  ${LIMIT.unpack("input")}
+  algorithmOf[l], limitOf[l], windowOf[l], capacityOf[l], monitorOf[l] = algorithm, limit, windowMs, capacity, monitor
+  if algorithm == 'q' then
+    ${PERIODS.unpack("input")}
+    periodsOf[l] = { previousStart, previousEnd, currentStart, currentEnd, nextStart, nextEnd }
+  end
+end
+-- per item of the current decision, what writing its state needs
+local keyOf, fieldOf, limitIndexOf = {}, {}, {}
+local out = {}
+while pos <= #input do
+  ${DECISION.unpack("input")}
+  now = clockOf(now)
+  local charge, restore, report = flags % 2 == 1, flags % 4 >= 2, flags >= 4
+  readWholeHash = items > 1
+  -- restore: an absent quota counter stops the decision (missing); the client rebuilds it from
+  -- the usage ledger (SEED) and decides again
+  local missing = false
+  local enforcedFit = true
+  for i = 1, items do
+    ${DECIDE_ITEM.unpack("input")}
+    key = KEYS[key]
+    keyOf[i], fieldOf[i], limitIndexOf[i] = key, field, limitIndex
+    local l = limitIndex
+    local algorithm, limit, windowMs, monitor = algorithmOf[l], limitOf[l], windowOf[l], monitorOf[l]
+    if algorithm == 'f' then FixedWindow.decide(i, key, field, limit, windowMs, cost, now)
+    elseif algorithm == 't' then TokenBucket.decide(i, key, field, limit, windowMs, capacityOf[l], cost, now, monitor)
+    elseif algorithm == 's' then SlidingWindow.decide(i, key, field, limit, windowMs, cost, now, monitor)
+    elseif algorithm == 'l' then SlidingLog.decide(i, key, field, limit, windowMs, cost, now, monitor)
+    elseif algorithm == 'c' then Concurrency.decide(i, key, limit, windowMs, cost, now, lease, monitor)
+    else
+      local periodStart, periodEnd = pickPeriod(now, unpack(periodsOf[l]))
+      Quota.decide(i, key, field, limit, cost, now, periodStart, periodEnd)
+      if restore and stateRead[i] == '' then missing = true end
+    end
+    if not fitsOf[i] and monitor == 0 then enforcedFit = false end
+  end
+  local charged = charge and enforcedFit and not missing
+  local status = 0
+  if charged then status = 1 elseif missing then status = 2 end
+  out[#out + 1] = spack('${DECISION_RESULT.format}', now, status)
+  for i = 1, items do
+    local fits = fitsOf[i]
+    -- A monitor crosses when this charge goes over and the counter was not over before it.
+    local crossed = charged and monitorOf[limitIndexOf[i]] == 1 and not fits and fitBefore[i]
+    local stateWritten = '' -- for undo
+    local used, remaining, resetMs
+    if charged then
+      if algorithmOf[limitIndexOf[i]] == 'c' then Concurrency.write(keyOf[i], nextState[i], now, pad)
+      else
+        stage(keyOf[i], fieldOf[i], nextState[i], nextTtl[i], nextEnd[i], pad)
+        if nextTtl[i] > 0 then stateWritten = nextState[i] end
+      end
+      used, remaining, resetMs = usedIfCharged[i], remainingIfCharged[i], resetIfCharged[i]
+    else
+      used, remaining, resetMs = usedIfNot[i], remainingIfNot[i], resetIfNot[i]
+    end
+    out[#out + 1] = spack('${OUTCOME.format}', fits and 1 or 0, crossed and 1 or 0, used, remaining, resetMs, retryOf[i])
+    if report then
+      -- multi-slot decisions: the view without this charge and the raw states, for undo
+      out[#out + 1] = spack('${REPORT.format}', usedIfNot[i], remainingIfNot[i], resetIfNot[i],
+        #stateRead[i], stateRead[i], #stateWritten, stateWritten)
+    end
+  end
+end
+flush()
+return table.concat(out)
+`;
 
 /** Settles charges (refund or extra charge) with each algorithm's `adjust`. */
-export const ADJUST = `${LUA_COMMON}${LUA_SUBJECT_HASHES}${LUA_ADJUST}
--- KEYS: the subject hash of each item
-local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
-local now = clockOf(ARGV[2])     -- '' = Redis TIME
-local a = 3
-for i = 1, #KEYS do
-  local it = limitAt(a)
-  local delta = tonumber(ARGV[a + 4])       -- units to add (negative refunds)
-  local chargedAt = tonumber(ARGV[a + 5])   -- store time of the original charge
-  if it.alg == 'q' then
-    pickPeriod(it, ARGV[a + 6], now)        -- period bounds around the client's clock
-    it.cs = tonumber(ARGV[a + 7])           -- start of the period containing chargedAt
-  end
-  local field = ARGV[a + 8]                 -- the counter's field in the hash
-  a = a + ${ADJUST_ITEM_FIELDS}
-  if it.alg ~= 'c' then
-    local st = readString(KEYS[i], field, it, now)
-    local nxt = A[it.alg].adjust(st, it, delta, now, chargedAt)
-    if nxt ~= st then writeString(KEYS[i], field, it, nxt, now, pad) end
+export const ADJUST = `${PRELUDE}
+now = clockOf(now)
+while pos <= #input do
+  ${ADJUST_ITEM.unpack("input")}
+  ${READ_COUNTER}
+  counter.chargedPeriod = chargedPeriod
+  local model = STRING_STATES[algorithm]
+  if model then
+    local state = readState(model, KEYS[key], field, counter, now)
+    local after = model.adjust(state, counter, delta, now, chargedAt)
+    if after ~= state then writeState(model, KEYS[key], field, counter, after, now, pad) end
   end
 end
 flush()
 return 1
 `;
 
-/** Frees concurrency leases. */
-export const RELEASE = `${LUA_COMMON}${LUA_LEASES}
--- KEYS: one concurrency key per lease
-local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
-local now = clockOf(ARGV[2])     -- '' = Redis TIME
-for i = 1, #KEYS do
-  C.release(KEYS[i], ARGV[i + 2], now, pad)  -- ARGV[i+2]: the lease id of KEYS[i]
-end
-return 1
-`;
-
-/** Fields each undone item takes in ARGV (see UNDO). */
-export const UNDO_ITEM_FIELDS = 12;
-
 /**
  * Takes back one slot group's charge when another group of the same decision denied (Redis
  * Cluster). When nobody wrote the counter since, its previous state is restored exactly;
  * otherwise the cost is refunded with the algorithm's adjust, which never over-admits.
  */
-export const UNDO = `${LUA_COMMON}${LUA_LEASES}${LUA_SUBJECT_HASHES}${LUA_ADJUST}
--- KEYS: per item, its subject hash (its lease ZSET for concurrency)
-local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
-local now = clockOf(ARGV[2])     -- '' = Redis TIME
-local a = 3
-for i = 1, #KEYS do
-  local it = limitAt(a)
-  local cost = tonumber(ARGV[a + 4])        -- units the group charged
-  local lease = ARGV[a + 5]                 -- concurrency lease taken
-  local before = ARGV[a + 6]                -- raw state before the charge ('' = none)
-  local written = ARGV[a + 7]               -- raw state the charge wrote
-  local chargedAt = tonumber(ARGV[a + 8])   -- store time of the charge
-  if it.alg == 'q' then
-    pickPeriod(it, ARGV[a + 9], now)        -- period bounds around the client's clock
-    it.cs = tonumber(ARGV[a + 10])          -- start of the period containing chargedAt
-  end
-  local field = ARGV[a + 11]                -- the counter's field in the hash
-  a = a + ${UNDO_ITEM_FIELDS}
-  if it.alg == 'c' then
-    if lease ~= '' then C.release(KEYS[i], lease, now, pad) end
+export const UNDO = `${PRELUDE}
+now = clockOf(now)
+while pos <= #input do
+  ${UNDO_ITEM.unpack("input")}
+  ${READ_COUNTER}
+  counter.chargedPeriod = chargedPeriod
+  local model = STRING_STATES[algorithm]
+  if algorithm == 'c' then
+    if lease ~= '' then Concurrency.release(KEYS[key], lease, now, pad) end
   elseif cost > 0 then
-    if read(KEYS[i], field) == written then
-      local st = nil
-      if before ~= '' then st = A[it.alg].decode(before) end
-      writeString(KEYS[i], field, it, st, now, pad)
+    if read(KEYS[key], field) == stateWritten then
+      local state = nil
+      if stateBefore ~= '' then state = model.decode(stateBefore) end
+      writeState(model, KEYS[key], field, counter, state, now, pad)
     else
-      local st = readString(KEYS[i], field, it, now)
-      local nxt = A[it.alg].adjust(st, it, -cost, now, chargedAt)
-      if nxt ~= st then writeString(KEYS[i], field, it, nxt, now, pad) end
+      local state = readState(model, KEYS[key], field, counter, now)
+      local after = model.adjust(state, counter, -cost, now, chargedAt)
+      if after ~= state then writeState(model, KEYS[key], field, counter, after, now, pad) end
     end
   end
 end
@@ -86,30 +173,33 @@ flush()
 return 1
 `;
 
-/** Fields each seeded item takes in ARGV (see SEED). */
-export const SEED_ITEM_FIELDS = 4;
-
 /**
  * Seed if absent: sets each quota counter with no live state to the usage the ledger holds for
  * the current period. A counter that exists (seeded or charged by someone else first) is kept,
  * so concurrent first requests after a flush seed it once.
  */
-export const SEED = `${LUA_COMMON}${LUA_SUBJECT_HASHES}${LUA_ADJUST}
--- KEYS: the subject hash of each item
-local pad = tonumber(ARGV[1])    -- ms added to every TTL (testing clock only)
-local now = clockOf(ARGV[2])     -- '' = Redis TIME
-local a = 3
-for i = 1, #KEYS do
-  local field = ARGV[a]                     -- the counter's field in the hash
-  local it = { alg = 'q' }
-  pickPeriod(it, ARGV[a + 1], now)          -- period bounds around the client's clock
-  local start = tonumber(ARGV[a + 2])       -- the period the ledger was read for
-  local count = tonumber(ARGV[a + 3])       -- its usage so far
-  a = a + ${SEED_ITEM_FIELDS}
-  if start == it.qs and readString(KEYS[i], field, it, now) == nil then
-    writeString(KEYS[i], field, it, { start = it.qs, stop = it.qe, count = count }, now, pad)
+export const SEED = `${PRELUDE}
+now = clockOf(now)
+while pos <= #input do
+  ${SEED_ITEM.unpack("input")}
+  ${PERIODS.unpack("input")}
+  local counter = {}
+  counter.periodStart, counter.periodEnd =
+    pickPeriod(now, previousStart, previousEnd, currentStart, currentEnd, nextStart, nextEnd)
+  if periodStart == counter.periodStart and readState(Quota, KEYS[key], field, counter, now) == nil then
+    writeState(Quota, KEYS[key], field, counter, { start = counter.periodStart, stop = counter.periodEnd, count = count }, now, pad)
   end
 end
 flush()
+return 1
+`;
+
+/** Frees concurrency leases. */
+export const RELEASE = `${PRELUDE}
+now = clockOf(now)
+while pos <= #input do
+  ${RELEASE_ITEM.unpack("input")}
+  Concurrency.release(KEYS[key], lease, now, pad)
+end
 return 1
 `;
