@@ -161,7 +161,7 @@ for (const [name, db] of [
 const year = Date.UTC(2025, 11, 1);
 const monthStart = (m) => Date.UTC(2025, 11 + m, 1);
 const t0 = performance.now();
-await sql`truncate usage_hourly, usage_periods, usage_batches`.execute(postgres.kysely);
+await sql`truncate usage_hourly, usage_daily, usage_monthly, usage_periods, usage_batches`.execute(postgres.kysely);
 await sql`
   insert into usage_periods (counter, period_start, subject, period_end, limit_name, unit, plan, quantity)
   select ${MONTH_COUNTER}, (timestamptz '2025-12-01 00:00:00+00' + make_interval(months => m)),

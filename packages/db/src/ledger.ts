@@ -17,11 +17,18 @@ export interface LedgerOptions {
   maxPending?: number;
   /** Rows per batch (one transaction). Default 20,000. */
   maxBatch?: number;
-  /** Usage older than this many days is deleted (hourly rows and periods). Default 400. */
+  /** Rollups (UTC days, UTC months, counter periods) older than this many days are deleted. Default 400. */
   retentionDays?: number;
+  /**
+   * Hourly rows older than this many days are deleted (hourly history and the partial days at the
+   * edges of a report need them; whole days come from the rollups). Default 90, at most `retentionDays`.
+   */
+  hourlyRetentionDays?: number;
+  /** How often old rows are deleted, in ms. Default 3,600,000 (hourly); the first sweep is one interval after start. */
+  retentionIntervalMs?: number;
   /** A batch write slower than this counts as failed and is retried with the same id. Default 10,000 ms. */
   writeTimeoutMs?: number;
-  /** Time for retention; default Date.now. */
+  /** Time for retention (a server passes its clock); default Date.now. */
   now?: () => number;
   /** A write failed (first failure, then at most once a minute while it keeps failing). */
   onError?(error: unknown, stats: LedgerStats): void;
@@ -49,12 +56,15 @@ export interface LedgerStats {
   backlogMs: number;
 }
 
-/** One aggregated row of the buffer. */
+/**
+ * One aggregated row of the buffer: usage of one counter by one subject id in one hour (split at
+ * the counter period's start), category and plan. The rows of a (counter, id) form a short chain,
+ * newest first: the next usage of a busy subject nearly always lands in the head.
+ */
 interface Delta {
-  subject: string;
   counter: string;
-  limitName: string;
-  unit: string;
+  id: string;
+  limit: Limit;
   category: string;
   plan: string;
   bucket: number;
@@ -65,8 +75,7 @@ interface Delta {
   quantity: number;
   /** When the first of its usage was recorded (backlog age). */
   since: number;
-  /** Moved into a batch: no longer aggregates. */
-  taken: boolean;
+  next: Delta | undefined;
 }
 
 interface Batch {
@@ -90,6 +99,11 @@ export interface Ledger extends Required<UsageObserver> {
   /** Stops the timer and writes what is buffered (up to `timeoutMs`, default 10 s). */
   close(timeoutMs?: number): Promise<void>;
   stats(): LedgerStats;
+  /**
+   * Deletes rows past their retention if the last sweep is `retentionIntervalMs` old (by `now`),
+   * or at once with `force`. The flush timer calls it; resolves whether it ran.
+   */
+  sweep(force?: boolean): Promise<boolean>;
 }
 
 /** The calendar period a usage row belongs to: the quota's own, else the UTC month. */
@@ -113,9 +127,14 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
   const maxPending = options.maxPending ?? 200_000;
   const maxBatch = options.maxBatch ?? 20_000;
   const retentionMs = (options.retentionDays ?? 400) * DAY_MS;
+  const hourlyRetentionMs = Math.min(options.hourlyRetentionDays ?? 90, options.retentionDays ?? 400) * DAY_MS;
+  const retentionEveryMs = options.retentionIntervalMs ?? HOUR_MS;
   const writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
   const now = options.now ?? Date.now;
-  let buffer = new Map<string, Delta>();
+  // counter -> subject id -> chain of rows. No string is built per decision: both keys are
+  // strings the limiter hands us.
+  let buffer = new Map<string, Map<string, Delta>>();
+  let bufferRows = 0;
   let retrying: Batch | undefined;
   let bufferQuantity = 0;
   const stats = {
@@ -175,9 +194,15 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
       retryingQuantity += delta.quantity;
       if (delta.since < oldest) oldest = delta.since;
     }
-    for (const delta of buffer.values()) if (delta.since < oldest) oldest = delta.since;
+    for (const byId of buffer.values()) {
+      for (const head of byId.values()) {
+        for (let delta: Delta | undefined = head; delta !== undefined; delta = delta.next) {
+          if (delta.since < oldest) oldest = delta.since;
+        }
+      }
+    }
     const result: LedgerStats = {
-      pending: buffer.size + (retrying?.deltas.length ?? 0),
+      pending: bufferRows + (retrying?.deltas.length ?? 0),
       pendingQuantity: bufferQuantity + retryingQuantity,
       droppedRows: stats.droppedRows,
       droppedQuantity: stats.droppedQuantity,
@@ -191,148 +216,160 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
     return result;
   }
 
-  // The row each (counter, subject id) last added to: a busy subject usually adds to it again, found
-  // with two lookups on strings we are handed instead of building the row's key.
-  let recent = new Map<string, Map<string, Delta>>();
-
   function record(ref: CounterRef, quantity: number, at: number, plan?: string, category?: string) {
     if (quantity === 0 || !Number.isFinite(quantity)) return;
-    let byId = recent.get(ref.counter);
-    const last = byId?.get(ref.id);
-    if (
-      last !== undefined &&
-      !last.taken &&
-      at >= last.bucket &&
-      at < last.bucketEnd &&
-      last.category === (category ?? "") &&
-      last.plan === (plan ?? "")
-    ) {
-      last.quantity += quantity;
-      bufferQuantity += quantity;
-      return;
-    }
+    const planName = plan ?? "";
+    const categoryName = category ?? "";
+    let byId = buffer.get(ref.counter);
     if (byId === undefined) {
       byId = new Map();
-      recent.set(ref.counter, byId);
+      buffer.set(ref.counter, byId);
     }
-    const { limit } = ref;
-    const subject = `${limit.per}:${ref.id}`;
-    const period = periodOf(limit, at);
-    const hour = Math.floor(at / HOUR_MS) * HOUR_MS;
-    // A period starting inside the hour splits it, so a period's rows sum exactly to its usage.
-    const bucket = Math.max(period.start, hour);
-    const key = `${ref.counter}\u0000${subject}\u0000${bucket}\u0000${category ?? ""}\u0000${plan ?? ""}`;
-    const found = buffer.get(key);
-    if (found !== undefined) {
-      found.quantity += quantity;
-      bufferQuantity += quantity;
-      byId.set(ref.id, found);
-      return;
+    const head = byId.get(ref.id);
+    for (let row = head; row !== undefined; row = row.next) {
+      if (at >= row.bucket && at < row.bucketEnd && row.category === categoryName && row.plan === planName) {
+        row.quantity += quantity;
+        bufferQuantity += quantity;
+        return;
+      }
     }
-    if (buffer.size + (retrying?.deltas.length ?? 0) >= maxPending) {
+    if (bufferRows + (retrying?.deltas.length ?? 0) >= maxPending) {
       stats.droppedRows++;
       stats.droppedQuantity += quantity;
       stats.droppedSinceWrite = true;
       return;
     }
+    const { limit } = ref;
+    const period = periodOf(limit, at);
+    const hour = Math.floor(at / HOUR_MS) * HOUR_MS;
+    // A period starting inside the hour splits it, so a period's rows sum exactly to its usage.
+    const bucket = Math.max(period.start, hour);
+    bufferRows++;
     bufferQuantity += quantity;
-    const delta: Delta = {
-      subject,
+    byId.set(ref.id, {
       counter: ref.counter,
-      limitName: limit.name,
-      unit: limit.unit,
-      category: category ?? "",
-      plan: plan ?? "",
+      id: ref.id,
+      limit,
+      category: categoryName,
+      plan: planName,
       bucket,
       bucketEnd: Math.min(hour + HOUR_MS, period.end),
       periodStart: period.start,
       periodEnd: period.end,
       quantity,
       since: Date.now(),
-      taken: false,
-    };
-    buffer.set(key, delta);
-    byId.set(ref.id, delta);
+      next: head,
+    });
   }
 
-  /** Moves up to `maxBatch` rows from the buffer into a new batch. */
+  /**
+   * Moves up to about `maxBatch` rows from the buffer into a new batch, a (counter, subject)
+   * chain at a time: the rows of one subject's counter stay together.
+   */
   function takeBatch(): Batch {
     const deltas: Delta[] = [];
-    if (buffer.size <= maxBatch) {
-      for (const delta of buffer.values()) {
-        delta.taken = true;
-        deltas.push(delta);
-      }
+    const taken = buffer;
+    const takeAll = bufferRows <= maxBatch;
+    if (takeAll) {
       buffer = new Map();
-      recent = new Map();
+      bufferRows = 0;
       bufferQuantity = 0;
-    } else {
-      for (const [key, delta] of buffer) {
-        if (deltas.length >= maxBatch) break;
-        delta.taken = true;
-        deltas.push(delta);
-        buffer.delete(key);
-        bufferQuantity -= delta.quantity;
+    }
+    for (const [counter, byId] of taken) {
+      for (const [id, head] of byId) {
+        if (!takeAll && deltas.length >= maxBatch) break;
+        for (let row: Delta | undefined = head; row !== undefined; row = row.next) {
+          deltas.push(row);
+          if (!takeAll) {
+            bufferRows--;
+            bufferQuantity -= row.quantity;
+          }
+        }
+        if (!takeAll) byId.delete(id);
       }
+      if (!takeAll && byId.size === 0) taken.delete(counter);
+      if (!takeAll && deltas.length >= maxBatch) break;
     }
     return { id: randomUUID(), deltas };
   }
 
-  /** Per counter period, the sum of a batch's rows and the plan of its latest usage. */
-  function periodRows(deltas: Delta[]) {
-    const rows = new Map<string, { delta: Delta; quantity: number; latest: number }>();
-    for (const delta of deltas) {
-      const key = `${delta.counter}\u0000${delta.periodStart}\u0000${delta.subject}`;
-      const row = rows.get(key);
-      if (row === undefined) rows.set(key, { delta, quantity: delta.quantity, latest: delta.bucket });
-      else {
-        row.quantity += delta.quantity;
-        if (delta.bucket >= row.latest && delta.plan !== "") {
-          row.delta = delta;
-          row.latest = delta.bucket;
-        }
-      }
+  /**
+   * One statement applies a batch to every table: the batch id is claimed first and the upserts
+   * only run when the claim is new, so a batch retried after a lost answer is never counted twice.
+   * Columns travel as arrays (`unnest`): a batch of any size is one small statement with 12
+   * parameters and one round trip. The rollups (UTC day, UTC month, counter period) are upserted
+   * from the same rows in the same statement, so they always equal the sum of the hourly rows.
+   */
+  async function writeBatch(batch: Batch): Promise<void> {
+    const d = batch.deltas;
+    const n = d.length;
+    const subjects = new Array<string>(n);
+    const counters = new Array<string>(n);
+    const buckets = new Array<number>(n);
+    const categories = new Array<string>(n);
+    const plans = new Array<string>(n);
+    const limitNames = new Array<string>(n);
+    const units = new Array<string>(n);
+    const quantities = new Array<number>(n);
+    const periodStarts = new Array<number>(n);
+    const periodEnds = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const x = d[i] as Delta;
+      subjects[i] = `${x.limit.per}:${x.id}`;
+      counters[i] = x.counter;
+      buckets[i] = x.bucket;
+      categories[i] = x.category;
+      plans[i] = x.plan;
+      limitNames[i] = x.limit.name;
+      units[i] = x.limit.unit;
+      quantities[i] = x.quantity;
+      periodStarts[i] = x.periodStart;
+      periodEnds[i] = x.periodEnd;
     }
-    return [...rows.values()];
-  }
-
-  async function writeBatch(batch: Batch) {
-    await kysely.transaction().execute(async (trx) => {
-      const claimed = await trx
-        .insertInto("usage_batches")
-        .values({ id: batch.id, deltas: batch.deltas.length })
-        .onConflict((oc) => oc.column("id").doNothing())
-        .returning("id")
-        .executeTakeFirst();
-      if (claimed === undefined) return; // applied by an attempt whose answer was lost
-      // One statement per table whatever the batch size: columns travel as arrays (unnest), so
-      // Postgres parses 8 parameters instead of 8 per row.
-      const d = batch.deltas;
-      await sql`
+    // The plan of the latest usage wins; usage without a plan keeps the one recorded.
+    const latestPlan = sql`coalesce((array_agg(p order by bucket desc) filter (where p <> ''))[1], '')`;
+    await sql`
+      with claimed as (
+        insert into usage_batches (id, deltas) values (${batch.id}, ${n})
+        on conflict (id) do nothing returning id
+      ),
+      d as (
+        select s, c, to_timestamp(b::double precision / 1000) as bucket, g, p, l, u, q,
+          to_timestamp(ps::double precision / 1000) as ps, to_timestamp(pe::double precision / 1000) as pe
+        from unnest(
+          ${subjects}::text[], ${counters}::text[], ${buckets}::bigint[], ${categories}::text[], ${plans}::text[],
+          ${limitNames}::text[], ${units}::text[], ${quantities}::bigint[], ${periodStarts}::bigint[],
+          ${periodEnds}::bigint[]
+        ) as t(s, c, b, g, p, l, u, q, ps, pe)
+        where exists (select 1 from claimed)
+      ),
+      hourly as (
         insert into usage_hourly (subject, counter, bucket, category, plan, limit_name, unit, quantity)
-        select s, c, to_timestamp(b::double precision / 1000), g, p, l, u, q
-        from unnest(
-          ${d.map((x) => x.subject)}::text[], ${d.map((x) => x.counter)}::text[], ${d.map((x) => x.bucket)}::bigint[],
-          ${d.map((x) => x.category)}::text[], ${d.map((x) => x.plan)}::text[], ${d.map((x) => x.limitName)}::text[],
-          ${d.map((x) => x.unit)}::text[], ${d.map((x) => x.quantity)}::bigint[]
-        ) as t(s, c, b, g, p, l, u, q)
+        select s, c, bucket, g, p, l, u, q from d
         on conflict (subject, counter, bucket, category, plan)
-        do update set quantity = usage_hourly.quantity + excluded.quantity, updated_at = now()`.execute(trx);
-      const periods = periodRows(d);
-      await sql`
+        do update set quantity = usage_hourly.quantity + excluded.quantity, updated_at = now()
+      ),
+      daily as (
+        insert into usage_daily (day, subject, limit_name, unit, category, plan, counter, quantity)
+        select date_trunc('day', bucket, 'UTC'), s, l, u, g, p, c, sum(q) from d group by 1, 2, 3, 4, 5, 6, 7
+        on conflict (day, subject, limit_name, unit, category, plan, counter)
+        do update set quantity = usage_daily.quantity + excluded.quantity, updated_at = now()
+      ),
+      monthly as (
+        insert into usage_monthly (limit_name, month, subject, unit, plan, quantity)
+        select l, date_trunc('month', bucket, 'UTC'), s, u, ${latestPlan}, sum(q) from d group by 1, 2, 3, 4
+        on conflict (limit_name, month, subject, unit)
+        do update set quantity = usage_monthly.quantity + excluded.quantity,
+          plan = case when excluded.plan = '' then usage_monthly.plan else excluded.plan end, updated_at = now()
+      ),
+      periods as (
         insert into usage_periods (counter, period_start, subject, period_end, limit_name, unit, plan, quantity)
-        select c, to_timestamp(ps::double precision / 1000), s, to_timestamp(pe::double precision / 1000), l, u, p, q
-        from unnest(
-          ${periods.map((x) => x.delta.counter)}::text[], ${periods.map((x) => x.delta.periodStart)}::bigint[],
-          ${periods.map((x) => x.delta.subject)}::text[], ${periods.map((x) => x.delta.periodEnd)}::bigint[],
-          ${periods.map((x) => x.delta.limitName)}::text[], ${periods.map((x) => x.delta.unit)}::text[],
-          ${periods.map((x) => x.delta.plan)}::text[], ${periods.map((x) => x.quantity)}::bigint[]
-        ) as t(c, ps, s, pe, l, u, p, q)
+        select c, ps, s, max(pe), max(l), max(u), ${latestPlan}, sum(q) from d group by c, ps, s
         on conflict (counter, period_start, subject)
         do update set quantity = usage_periods.quantity + excluded.quantity,
-          plan = case when excluded.plan = '' then usage_periods.plan else excluded.plan end,
-          updated_at = now()`.execute(trx);
-    });
+          plan = case when excluded.plan = '' then usage_periods.plan else excluded.plan end, updated_at = now()
+      )
+      select count(*) from claimed`.execute(kysely);
   }
 
   function withTimeout<T>(promise: Promise<T>): Promise<T> {
@@ -358,7 +395,7 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
   /** Writes one batch: the one being retried, else a new one from the buffer. False when idle. */
   async function writeOne(): Promise<boolean> {
     if (retrying === undefined) {
-      if (buffer.size === 0) return false;
+      if (bufferRows === 0) return false;
       retrying = takeBatch();
     }
     const batch = retrying;
@@ -387,18 +424,27 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
     return true;
   }
 
-  async function applyRetention() {
+  /**
+   * Deletes hourly rows older than `hourlyRetentionDays` and rollups (days, months, periods)
+   * older than `retentionDays`, at most once an hour. Returns whether it ran.
+   */
+  async function applyRetention(force = false): Promise<boolean> {
     const at = now();
-    if (at - lastRetention < HOUR_MS) return;
+    if (!force && at - lastRetention < retentionEveryMs) return false;
     lastRetention = at;
+    const hourlyCutoff = new Date(at - hourlyRetentionMs);
     const cutoff = new Date(at - retentionMs);
-    await kysely.deleteFrom("usage_hourly").where("bucket", "<", cutoff).execute();
-    await kysely.deleteFrom("usage_periods").where("period_end", "<", cutoff).execute();
+    await kysely.deleteFrom("usage_hourly").where("bucket", "<", hourlyCutoff).execute();
+    await kysely.deleteFrom("usage_daily").where("day", "<", cutoff).execute();
+    // A month goes once all of it is past the cutoff.
+    await kysely.deleteFrom("usage_monthly").where(sql<Date>`month + interval '1 month'`, "<=", cutoff).execute();
+    await kysely.deleteFrom("usage_periods").where("period_end", "<=", cutoff).execute();
     // A batch is only ever retried within minutes; a week of ids is ample.
     await kysely
       .deleteFrom("usage_batches")
       .where("applied_at", "<", new Date(at - 7 * DAY_MS))
       .execute();
+    return true;
   }
 
   /** Writes batches until the buffer is empty (a backlog drains in consecutive batches). */
@@ -436,9 +482,18 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
           .executeTakeFirst();
         let used = Number(row?.used ?? 0);
         // Usage recorded here but not yet written counts too (a flush of Redis while it waits).
-        for (const delta of [...(retrying?.deltas ?? []), ...buffer.values()]) {
-          if (delta.counter === counter && delta.subject === subject && delta.bucket >= from && delta.bucket < to) {
-            used += delta.quantity;
+        const inRange = (delta: Delta) =>
+          delta.counter === counter &&
+          `${delta.limit.per}:${delta.id}` === subject &&
+          delta.bucket >= from &&
+          delta.bucket < to;
+        for (const delta of retrying?.deltas ?? []) if (inRange(delta)) used += delta.quantity;
+        const byId = buffer.get(counter);
+        const per = byId?.values().next().value?.limit.per;
+        if (byId !== undefined && per !== undefined && subject.startsWith(`${per}:`)) {
+          const head = byId.get(subject.slice(per.length + 1));
+          for (let delta: Delta | undefined = head; delta !== undefined; delta = delta.next) {
+            if (inRange(delta)) used += delta.quantity;
           }
         }
         return used;
@@ -449,7 +504,7 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
       if (timer) clearInterval(timer);
       timer = undefined;
       const deadline = Date.now() + timeoutMs;
-      while (buffer.size > 0 || retrying !== undefined) {
+      while (bufferRows > 0 || retrying !== undefined) {
         try {
           await exclusive(drain);
         } catch (error) {
@@ -459,5 +514,6 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
       }
     },
     stats: snapshot,
+    sweep: (force = false) => applyRetention(force),
   };
 }

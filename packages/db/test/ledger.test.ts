@@ -41,6 +41,7 @@ describe("usage ledger on PGlite (embedded default)", () => {
       "0003_alert_deliveries",
       "0004_idempotency_keys",
       "0005_alert_outages",
+      "0006_ledger_rollups",
     ]);
   });
 
@@ -147,7 +148,9 @@ describe("usage ledger on PGlite (embedded default)", () => {
             { minLength: 1, maxLength: 60 },
           ),
           async (requests) => {
-            await sql`truncate usage_hourly, usage_periods, usage_batches`.execute(local.kysely);
+            await sql`truncate usage_hourly, usage_daily, usage_monthly, usage_periods, usage_batches`.execute(
+              local.kysely,
+            );
             const clock = manualClock(start);
             const ledger = createLedger(local.kysely, { flushIntervalMs: 60_000 });
             const limits = [
@@ -178,8 +181,9 @@ describe("usage ledger on PGlite (embedded default)", () => {
             }
             await ledger.close();
             const reports = new LedgerReports(local.kysely);
-            const from = start - DAY;
-            const to = clock.now() + DAY;
+            // Whole UTC days around the decisions (exports are per UTC day).
+            const from = Math.floor(start / DAY) * DAY - DAY;
+            const to = Math.ceil(clock.now() / DAY) * DAY + DAY;
             // history (daily) for one subject
             const history = await reports.history("key:a", "day", from, to);
             const want = new Map<string, number>();
@@ -227,7 +231,7 @@ describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))("usage l
 
   it("a batch retried after a timeout whose first attempt committed is counted once", async () => {
     const local = db;
-    await sql`truncate usage_hourly, usage_periods, usage_batches`.execute(local.kysely);
+    await sql`truncate usage_hourly, usage_daily, usage_monthly, usage_periods, usage_batches`.execute(local.kysely);
     {
       // The first attempt commits 300 ms late; the writer gives up on it after 50 ms and retries.
       await sql`create or replace function slow_batch() returns trigger as $$ begin perform pg_sleep(0.3); return new; end $$ language plpgsql`.execute(
@@ -258,7 +262,7 @@ describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))("usage l
   });
 
   it("Postgres down: decisions go on, the buffer aggregates and reports degraded, then drains exactly", async () => {
-    await sql`truncate usage_hourly, usage_periods, usage_batches`.execute(db.kysely);
+    await sql`truncate usage_hourly, usage_daily, usage_monthly, usage_periods, usage_batches`.execute(db.kysely);
     const clock = manualClock(Date.UTC(2026, 10, 10, 10));
     let recovered = 0;
     const ledger = createLedger(db.kysely, {
