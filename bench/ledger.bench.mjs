@@ -130,6 +130,12 @@ const decisionRows = WORKLOADS.flatMap((subjects) =>
   ]),
 );
 
+if (process.env.BENCH_DECISIONS_ONLY) {
+  // Iterating on the decision path: the table above, nothing written to the docs.
+  console.log(table(["contender", "subjects", "decisions/s", "cost of the ledger", "first decisions/s (restore)"], decisionRows));
+  process.exit(0);
+}
+
 // 2. Write throughput: distinct aggregated rows per flush.
 async function writeRate(db, rows, label) {
   const ledger = createLedger(db.kysely, { flushIntervalMs: 3_600_000, maxPending: rows * 2, maxBatch: rows });

@@ -294,77 +294,179 @@ export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = 
   }
 
   /**
+   * A batch's rows for each table, summed in JS so each insert touches a key at most once and
+   * Postgres does no grouping: hourly rows as they are, then per UTC day, per limit and UTC month,
+   * and per quota period (the periods restore quotas and find subjects near them; other limits
+   * have none). A (counter, subject) chain is contiguous in a batch, so days and periods are
+   * summed within it; a month sums a subject's counters of the same limit name.
+   */
+  function tableRows(deltas: readonly Delta[]) {
+    const n = deltas.length;
+    const hourly = {
+      subject: new Array<string>(n),
+      counter: new Array<string>(n),
+      bucket: new Array<number>(n),
+      category: new Array<string>(n),
+      plan: new Array<string>(n),
+      limit: new Array<string>(n),
+      unit: new Array<string>(n),
+      quantity: new Array<number>(n),
+    };
+    const days: { day: number; subject: string; delta: Delta; quantity: number }[] = [];
+    const periods: { subject: string; delta: Delta; quantity: number; plan: string; latest: number }[] = [];
+    const months = new Map<
+      string,
+      { month: number; subject: string; delta: Delta; quantity: number; plan: string; latest: number }
+    >();
+    let chainDays = 0;
+    let chainPeriods = 0;
+    for (let i = 0; i < n; i++) {
+      const x = deltas[i] as Delta;
+      const previous = deltas[i - 1];
+      if (previous === undefined || previous.counter !== x.counter || previous.id !== x.id) {
+        chainDays = days.length;
+        chainPeriods = periods.length;
+      }
+      const subject = `${x.limit.per}:${x.id}`;
+      hourly.subject[i] = subject;
+      hourly.counter[i] = x.counter;
+      hourly.bucket[i] = x.bucket;
+      hourly.category[i] = x.category;
+      hourly.plan[i] = x.plan;
+      hourly.limit[i] = x.limit.name;
+      hourly.unit[i] = x.limit.unit;
+      hourly.quantity[i] = x.quantity;
+      const day = Math.floor(x.bucket / DAY_MS) * DAY_MS;
+      let dayRow: (typeof days)[number] | undefined;
+      for (let j = chainDays; j < days.length && dayRow === undefined; j++) {
+        const row = days[j] as (typeof days)[number];
+        if (row.day === day && row.delta.category === x.category && row.delta.plan === x.plan) dayRow = row;
+      }
+      if (dayRow === undefined) days.push({ day, subject, delta: x, quantity: x.quantity });
+      else dayRow.quantity += x.quantity;
+      if (x.limit.algorithm === "quota") {
+        let periodRow: (typeof periods)[number] | undefined;
+        for (let j = chainPeriods; j < periods.length && periodRow === undefined; j++) {
+          const row = periods[j] as (typeof periods)[number];
+          if (row.delta.periodStart === x.periodStart) periodRow = row;
+        }
+        if (periodRow === undefined)
+          periods.push({ subject, delta: x, quantity: x.quantity, plan: x.plan, latest: x.bucket });
+        else {
+          periodRow.quantity += x.quantity;
+          if (x.plan !== "" && (periodRow.plan === "" || x.bucket >= periodRow.latest)) {
+            periodRow.plan = x.plan;
+            periodRow.latest = x.bucket;
+          }
+        }
+      }
+      const bucketDate = new Date(x.bucket);
+      const month = Date.UTC(bucketDate.getUTCFullYear(), bucketDate.getUTCMonth(), 1);
+      const monthKey = `${x.limit.name}\u0000${month}\u0000${subject}\u0000${x.limit.unit}`;
+      const monthRow = months.get(monthKey);
+      if (monthRow === undefined) {
+        months.set(monthKey, { month, subject, delta: x, quantity: x.quantity, plan: x.plan, latest: x.bucket });
+      } else {
+        monthRow.quantity += x.quantity;
+        if (x.plan !== "" && (monthRow.plan === "" || x.bucket >= monthRow.latest)) {
+          monthRow.plan = x.plan;
+          monthRow.latest = x.bucket;
+        }
+      }
+    }
+    const monthRows = [...months.values()];
+    return {
+      hourly,
+      daily: {
+        day: days.map((r) => r.day),
+        subject: days.map((r) => r.subject),
+        limit: days.map((r) => r.delta.limit.name),
+        unit: days.map((r) => r.delta.limit.unit),
+        category: days.map((r) => r.delta.category),
+        plan: days.map((r) => r.delta.plan),
+        counter: days.map((r) => r.delta.counter),
+        quantity: days.map((r) => r.quantity),
+      },
+      monthly: {
+        limit: monthRows.map((r) => r.delta.limit.name),
+        month: monthRows.map((r) => r.month),
+        subject: monthRows.map((r) => r.subject),
+        unit: monthRows.map((r) => r.delta.limit.unit),
+        plan: monthRows.map((r) => r.plan),
+        quantity: monthRows.map((r) => r.quantity),
+      },
+      periods: {
+        counter: periods.map((r) => r.delta.counter),
+        start: periods.map((r) => r.delta.periodStart),
+        subject: periods.map((r) => r.subject),
+        end: periods.map((r) => r.delta.periodEnd),
+        limit: periods.map((r) => r.delta.limit.name),
+        unit: periods.map((r) => r.delta.limit.unit),
+        plan: periods.map((r) => r.plan),
+        quantity: periods.map((r) => r.quantity),
+      },
+    };
+  }
+
+  /**
    * One statement applies a batch to every table: the batch id is claimed first and the upserts
    * only run when the claim is new, so a batch retried after a lost answer is never counted twice.
-   * Columns travel as arrays (`unnest`): a batch of any size is one small statement with 12
-   * parameters and one round trip. The rollups (UTC day, UTC month, counter period) are upserted
-   * from the same rows in the same statement, so they always equal the sum of the hourly rows.
+   * Columns travel as arrays (`unnest`): a batch of any size is one statement with a fixed number
+   * of parameters and one round trip. The rollups (UTC day, UTC month, quota period) are written
+   * by the same statement as the hourly rows, so they always equal their sums.
    */
   async function writeBatch(batch: Batch): Promise<void> {
-    const d = batch.deltas;
-    const n = d.length;
-    const subjects = new Array<string>(n);
-    const counters = new Array<string>(n);
-    const buckets = new Array<number>(n);
-    const categories = new Array<string>(n);
-    const plans = new Array<string>(n);
-    const limitNames = new Array<string>(n);
-    const units = new Array<string>(n);
-    const quantities = new Array<number>(n);
-    const periodStarts = new Array<number>(n);
-    const periodEnds = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const x = d[i] as Delta;
-      subjects[i] = `${x.limit.per}:${x.id}`;
-      counters[i] = x.counter;
-      buckets[i] = x.bucket;
-      categories[i] = x.category;
-      plans[i] = x.plan;
-      limitNames[i] = x.limit.name;
-      units[i] = x.limit.unit;
-      quantities[i] = x.quantity;
-      periodStarts[i] = x.periodStart;
-      periodEnds[i] = x.periodEnd;
-    }
-    // The plan of the latest usage wins; usage without a plan keeps the one recorded.
-    const latestPlan = sql`coalesce((array_agg(p order by bucket desc) filter (where p <> ''))[1], '')`;
+    const { hourly: h, daily: d, monthly: m, periods: p } = tableRows(batch.deltas);
+    // Milliseconds to timestamptz, exactly (to_timestamp takes seconds).
+    const at = (column: string) => sql.raw(`to_timestamp(${column}::double precision / 1000)`);
+    const claimed = sql`exists (select 1 from claimed)`;
     await sql`
       with claimed as (
-        insert into usage_batches (id, deltas) values (${batch.id}, ${n})
+        insert into usage_batches (id, deltas) values (${batch.id}, ${batch.deltas.length})
         on conflict (id) do nothing returning id
-      ),
-      d as (
-        select s, c, to_timestamp(b::double precision / 1000) as bucket, g, p, l, u, q,
-          to_timestamp(ps::double precision / 1000) as ps, to_timestamp(pe::double precision / 1000) as pe
-        from unnest(
-          ${subjects}::text[], ${counters}::text[], ${buckets}::bigint[], ${categories}::text[], ${plans}::text[],
-          ${limitNames}::text[], ${units}::text[], ${quantities}::bigint[], ${periodStarts}::bigint[],
-          ${periodEnds}::bigint[]
-        ) as t(s, c, b, g, p, l, u, q, ps, pe)
-        where exists (select 1 from claimed)
       ),
       hourly as (
         insert into usage_hourly (subject, counter, bucket, category, plan, limit_name, unit, quantity)
-        select s, c, bucket, g, p, l, u, q from d
+        select s, c, ${at("b")}, g, p, l, u, q
+        from unnest(
+          ${h.subject}::text[], ${h.counter}::text[], ${h.bucket}::bigint[], ${h.category}::text[],
+          ${h.plan}::text[], ${h.limit}::text[], ${h.unit}::text[], ${h.quantity}::bigint[]
+        ) as t(s, c, b, g, p, l, u, q)
+        where ${claimed}
         on conflict (subject, counter, bucket, category, plan)
         do update set quantity = usage_hourly.quantity + excluded.quantity, updated_at = now()
       ),
       daily as (
         insert into usage_daily (day, subject, limit_name, unit, category, plan, counter, quantity)
-        select date_trunc('day', bucket, 'UTC'), s, l, u, g, p, c, sum(q) from d group by 1, 2, 3, 4, 5, 6, 7
+        select ${at("dy")}, s, l, u, g, p, c, q
+        from unnest(
+          ${d.day}::bigint[], ${d.subject}::text[], ${d.limit}::text[], ${d.unit}::text[], ${d.category}::text[],
+          ${d.plan}::text[], ${d.counter}::text[], ${d.quantity}::bigint[]
+        ) as t(dy, s, l, u, g, p, c, q)
+        where ${claimed}
         on conflict (day, subject, limit_name, unit, category, plan, counter)
         do update set quantity = usage_daily.quantity + excluded.quantity, updated_at = now()
       ),
       monthly as (
         insert into usage_monthly (limit_name, month, subject, unit, plan, quantity)
-        select l, date_trunc('month', bucket, 'UTC'), s, u, ${latestPlan}, sum(q) from d group by 1, 2, 3, 4
+        select l, ${at("mo")}, s, u, p, q
+        from unnest(
+          ${m.limit}::text[], ${m.month}::bigint[], ${m.subject}::text[], ${m.unit}::text[], ${m.plan}::text[],
+          ${m.quantity}::bigint[]
+        ) as t(l, mo, s, u, p, q)
+        where ${claimed}
         on conflict (limit_name, month, subject, unit)
         do update set quantity = usage_monthly.quantity + excluded.quantity,
           plan = case when excluded.plan = '' then usage_monthly.plan else excluded.plan end, updated_at = now()
       ),
       periods as (
         insert into usage_periods (counter, period_start, subject, period_end, limit_name, unit, plan, quantity)
-        select c, ps, s, max(pe), max(l), max(u), ${latestPlan}, sum(q) from d group by c, ps, s
+        select c, ${at("ps")}, s, ${at("pe")}, l, u, p, q
+        from unnest(
+          ${p.counter}::text[], ${p.start}::bigint[], ${p.subject}::text[], ${p.end}::bigint[], ${p.limit}::text[],
+          ${p.unit}::text[], ${p.plan}::text[], ${p.quantity}::bigint[]
+        ) as t(c, ps, s, pe, l, u, p, q)
+        where ${claimed}
         on conflict (counter, period_start, subject)
         do update set quantity = usage_periods.quantity + excluded.quantity,
           plan = case when excluded.plan = '' then usage_periods.plan else excluded.plan end, updated_at = now()
