@@ -51,6 +51,12 @@ describe("usage reports over HTTP", () => {
       { subject: "key:grow", limit: "month", unit: "requests", plan: "free", used: 9 },
       { subject: 'key:b,"quoted"', limit: "month", unit: "requests", plan: "basic", used: 2 },
     ]);
+    // A limit that is not a quota: its UTC month from the monthly rollup.
+    const minute = await server.call("GET", "/v1/admin/usage/top?period=2026-03&limit=minute", ADMIN);
+    expect(minute.body.subjects).toEqual([
+      { subject: "key:grow", limit: "minute", unit: "requests", plan: "free", used: 9 },
+      { subject: 'key:b,"quoted"', limit: "minute", unit: "requests", plan: "basic", used: 2 },
+    ]);
     const summary = await server.call("GET", "/v1/admin/usage/summary?period=2026-03", ADMIN);
     const free = summary.body.plans.find((p: Json) => p.plan === "free" && p.limit === "month");
     expect(free).toEqual({

@@ -282,11 +282,10 @@ export function reportRoutes(app: App, ctx: ServerContext) {
       }
       const timeZone = request.query.timeZone ?? (limit?.algorithm === "quota" ? limit.timeZone : "UTC");
       const range = monthRange(period, timeZone, ctx.clock.now());
-      // One period per subject in the month: a monthly quota read in its own zone, or any other
-      // limit (recorded per UTC month) read in UTC.
+      // A monthly quota read in its own zone: one period per subject, the top rows of the periods'
+      // index. Any limit in a UTC month: the top rows of the monthly rollup's index (reports.top).
       const onePeriod =
-        limit !== undefined &&
-        (limit.algorithm === "quota" ? limit.period === "month" && timeZone === limit.timeZone : timeZone === "UTC");
+        limit !== undefined && limit.algorithm === "quota" && limit.period === "month" && timeZone === limit.timeZone;
       const subjects = limit ? await reports.top(limit.name, range.from, range.to, n, onePeriod) : [];
       return {
         period: range.label,
