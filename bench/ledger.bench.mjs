@@ -55,7 +55,9 @@ const loadBefore = loadavg()[0];
 const pg = await startPostgres();
 const redis = await startRedis();
 const pglite = await openDb({ dir: "memory://" });
-const postgres = await openDb({ url: pg.url, poolSize: 10 });
+// Generous time limits: on a loaded shared machine a 20,000-row write or a seeding statement can
+// take longer than the server's defaults.
+const postgres = await openDb({ url: pg.url, poolSize: 10, timeouts: { statementMs: 600_000 } });
 
 // 1. Decisions/s, ledger off vs on (the ledger flushing every second meanwhile).
 const pglLedger = createLedger(pglite.kysely);

@@ -15,7 +15,10 @@ export interface LedgerOptions {
    * already buffered keep aggregating. Default 200,000 (roughly 60 MB).
    */
   maxPending?: number;
-  /** Rows per batch (one transaction). Default 20,000. */
+  /**
+   * Rows per batch (one statement). Default 5,000: a statement stays far below the database's
+   * statement timeout even on a busy server; a backlog drains in consecutive batches.
+   */
   maxBatch?: number;
   /** Rollups (UTC days, UTC months, counter periods) older than this many days are deleted. Default 400. */
   retentionDays?: number;
@@ -125,7 +128,7 @@ function periodOf(limit: Limit, at: number) {
 export function createLedger(kysely: Kysely<Database>, options: LedgerOptions = {}): Ledger {
   const flushIntervalMs = options.flushIntervalMs ?? 1000;
   const maxPending = options.maxPending ?? 200_000;
-  const maxBatch = options.maxBatch ?? 20_000;
+  const maxBatch = options.maxBatch ?? 5_000;
   const retentionMs = (options.retentionDays ?? 400) * DAY_MS;
   const hourlyRetentionMs = Math.min(options.hourlyRetentionDays ?? 90, options.retentionDays ?? 400) * DAY_MS;
   const retentionEveryMs = options.retentionIntervalMs ?? HOUR_MS;
