@@ -129,7 +129,7 @@ describe("usage ledger on PGlite (embedded default)", () => {
     } finally {
       await local.close();
     }
-  });
+  }, 120_000); // its own PGlite: slow on a busy 2-core machine
 
   it("reports equal a brute-force recount of the decisions made; an export ingested twice bills the same", async () => {
     const local = await openDb({ dir: "memory://" });
@@ -267,7 +267,7 @@ describe("ledger retention (PGlite, injected clock)", () => {
     } finally {
       await local.close();
     }
-  });
+  }, 120_000); // its own PGlite: slow on a busy 2-core machine
 });
 
 describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))("usage ledger on Postgres", () => {
