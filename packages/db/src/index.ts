@@ -35,6 +35,8 @@ export type {
   PlanTable,
   Role,
   UsageBatchTable,
+  UsageDailyTable,
   UsageHourlyTable,
+  UsageMonthlyTable,
   UsagePeriodTable,
 } from "./schema.js";

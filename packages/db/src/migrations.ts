@@ -179,6 +179,63 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0006_ledger_rollups": {
+    async up(db: Kysely<unknown>) {
+      // The hourly rows summed per UTC day, upserted in the same statement as them: daily history
+      // and exports read one row per day, and reports combine whole days with hourly edges.
+      await db.schema
+        .createTable("usage_daily")
+        .addColumn("day", "timestamptz", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("limit_name", "text", (c) => c.notNull())
+        .addColumn("unit", "text", (c) => c.notNull())
+        .addColumn("category", "text", (c) => c.notNull())
+        .addColumn("plan", "text", (c) => c.notNull())
+        .addColumn("counter", "text", (c) => c.notNull())
+        .addColumn("quantity", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        // In export order: an export pages through it with a cursor, one index range at a time.
+        .addPrimaryKeyConstraint("usage_daily_pk", [
+          "day",
+          "subject",
+          "limit_name",
+          "unit",
+          "category",
+          "plan",
+          "counter",
+        ])
+        .execute();
+      await db.schema.createIndex("usage_daily_subject").on("usage_daily").columns(["subject", "day"]).execute();
+      // Per limit, subject and UTC month: the top consumers of a month are the first rows of an index.
+      await db.schema
+        .createTable("usage_monthly")
+        .addColumn("limit_name", "text", (c) => c.notNull())
+        .addColumn("month", "timestamptz", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("unit", "text", (c) => c.notNull())
+        .addColumn("plan", "text", (c) => c.notNull())
+        .addColumn("quantity", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint("usage_monthly_pk", ["limit_name", "month", "subject", "unit"])
+        .execute();
+      await db.schema
+        .createIndex("usage_monthly_rank")
+        .on("usage_monthly")
+        .columns(["limit_name", "month", "quantity"])
+        .execute();
+      await db.schema.createIndex("usage_monthly_month").on("usage_monthly").column("month").execute();
+      // Usage written before this migration: its rollups, from the hourly rows.
+      await sql`
+        insert into usage_daily (day, subject, limit_name, unit, category, plan, counter, quantity)
+        select date_trunc('day', bucket, 'UTC'), subject, limit_name, unit, category, plan, counter, sum(quantity)
+        from usage_hourly group by 1, 2, 3, 4, 5, 6, 7`.execute(db);
+      await sql`
+        insert into usage_monthly (limit_name, month, subject, unit, plan, quantity)
+        select limit_name, date_trunc('month', bucket, 'UTC'), subject, unit,
+          coalesce((array_agg(plan order by bucket desc) filter (where plan <> ''))[1], ''), sum(quantity)
+        from usage_hourly group by 1, 2, 3, 4`.execute(db);
+    },
+  },
 };
 
 /** Serves the migrations above to Kysely's Migrator (no files on disk to ship or lose). */

@@ -75,10 +75,76 @@ export function exportRowId(row: Omit<ExportRow, "id" | "quantity">): string {
     .slice(0, 32);
 }
 
+const DAY = 86_400_000;
+const floorDay = (t: number) => Math.floor(t / DAY) * DAY;
+const ceilDay = (t: number) => Math.ceil(t / DAY) * DAY;
+const monthStartOf = (t: number) => {
+  const d = new Date(t);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+};
+const ceilMonth = (t: number) => {
+  const start = monthStartOf(t);
+  if (start === t) return t;
+  const d = new Date(t);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+};
+
 /**
- * Read-side queries of the usage ledger. Every query is served by an index: `usage_hourly` by
- * (subject, counter, bucket) and (bucket), `usage_periods` by (counter, period_start, quantity)
- * and (limit_name, period_start, quantity).
+ * A range cut into the coarsest rows that cover it exactly: whole UTC months (monthly rollup),
+ * whole UTC days (daily rollup) and the hours at the edges (hourly rows). Every rollup row is the
+ * sum of the hourly rows whose bucket falls in its day or month, so the pieces add up to what the
+ * hourly rows alone would give.
+ */
+export interface RangePieces {
+  months: [number, number][];
+  days: [number, number][];
+  hours: [number, number][];
+}
+
+export function splitRange(from: number, to: number, useMonths = true): RangePieces {
+  const pieces: RangePieces = { months: [], days: [], hours: [] };
+  if (from >= to) return pieces;
+  const dayFrom = ceilDay(from);
+  const dayTo = floorDay(to);
+  if (dayFrom >= dayTo) {
+    pieces.hours.push([from, to]);
+    return pieces;
+  }
+  if (from < dayFrom) pieces.hours.push([from, dayFrom]);
+  if (dayTo < to) pieces.hours.push([dayTo, to]);
+  const monthFrom = ceilMonth(dayFrom);
+  const monthTo = monthStartOf(dayTo);
+  if (!useMonths || monthFrom >= monthTo) {
+    pieces.days.push([dayFrom, dayTo]);
+    return pieces;
+  }
+  if (dayFrom < monthFrom) pieces.days.push([dayFrom, monthFrom]);
+  if (monthTo < dayTo) pieces.days.push([monthTo, dayTo]);
+  pieces.months.push([monthFrom, monthTo]);
+  return pieces;
+}
+
+/** `column` in any of the ranges (SQL). */
+function inRanges(column: string, ranges: [number, number][]) {
+  return sql.join(
+    ranges.map(([a, b]) => sql`(${sql.ref(column)} >= ${new Date(a)} and ${sql.ref(column)} < ${new Date(b)})`),
+    sql` or `,
+  );
+}
+
+/** One row of an export cursor: the key of the last row sent. */
+type ExportCursor = [Date, string, string, string, string, string];
+
+/** The latest non-empty plan of a group (usage without a plan keeps the one recorded before). */
+const latestPlan = sql<string>`coalesce((array_agg(plan order by at desc) filter (where plan <> ''))[1], '')`;
+
+/**
+ * Read-side queries of the usage ledger. Reports read the coarsest rows that cover their range:
+ * whole UTC months from `usage_monthly`, whole UTC days from `usage_daily`, the edges from
+ * `usage_hourly`; all are written by the same statement, so the results equal a recount of the
+ * hourly rows. Indexes: `usage_hourly` (subject, counter, bucket) and (bucket); `usage_daily`
+ * (day, subject, ...) and (subject, day); `usage_monthly` (limit_name, month, quantity) and
+ * (month); `usage_periods` (counter, period_start, quantity) and (limit_name, period_start, quantity).
  */
 export class LedgerReports {
   constructor(private readonly kysely: Kysely<Database>) {}
@@ -91,23 +157,26 @@ export class LedgerReports {
     to: number,
     limit?: string,
   ): Promise<HistoryPoint[]> {
-    let query = this.kysely
-      .selectFrom("usage_hourly")
-      .select([
-        sql<Date>`date_trunc(${sql.lit(granularity)}, bucket, 'UTC')`.as("start"),
-        "limit_name",
-        "category",
-        (eb) => eb.fn.sum<string>("quantity").as("used"),
-      ])
-      .where("subject", "=", subject)
-      .where("bucket", ">=", new Date(from))
-      .where("bucket", "<", new Date(to));
-    if (limit !== undefined) query = query.where("limit_name", "=", limit);
-    const rows = await query
-      .groupBy(["start", "limit_name", "category"])
-      .orderBy("start")
-      .orderBy("limit_name")
-      .execute();
+    const pieces: RangePieces =
+      granularity === "day" ? splitRange(from, to, false) : { months: [], days: [], hours: [[from, to]] };
+    const parts = [];
+    const onLimit = limit === undefined ? sql`` : sql`and limit_name = ${limit}`;
+    if (pieces.days.length > 0) {
+      parts.push(sql`
+        select day as start, limit_name, category, quantity from usage_daily
+        where subject = ${subject} and (${inRanges("day", pieces.days)}) ${onLimit}`);
+    }
+    if (pieces.hours.length > 0) {
+      parts.push(sql`
+        select date_trunc(${sql.lit(granularity)}, bucket, 'UTC') as start, limit_name, category, quantity
+        from usage_hourly where subject = ${subject} and (${inRanges("bucket", pieces.hours)}) ${onLimit}`);
+    }
+    if (parts.length === 0) return [];
+    const { rows } = await sql<{ start: Date; limit_name: string; category: string; used: string }>`
+      select start, limit_name, category, sum(quantity) as used
+      from (${sql.join(parts, sql` union all `)}) as pieces
+      group by start, limit_name, category
+      order by start, limit_name, category`.execute(this.kysely);
     return rows.map((row) => ({
       start: iso(row.start),
       limit: row.limit_name,
@@ -116,11 +185,38 @@ export class LedgerReports {
     }));
   }
 
+  /** Per subject and unit (of one limit, or of every limit), usage in [from, to) from the coarsest rows. */
+  private perSubject(from: number, to: number, limit?: string) {
+    const pieces = splitRange(from, to);
+    const onLimit = limit === undefined ? sql`` : sql`limit_name = ${limit} and`;
+    const parts = [];
+    if (pieces.months.length > 0) {
+      parts.push(sql`
+        select subject, limit_name, unit, plan, quantity, month as at from usage_monthly
+        where ${onLimit} (${inRanges("month", pieces.months)})`);
+    }
+    if (pieces.days.length > 0) {
+      parts.push(sql`
+        select subject, limit_name, unit, plan, quantity, day as at from usage_daily
+        where ${onLimit} (${inRanges("day", pieces.days)})`);
+    }
+    if (pieces.hours.length > 0) {
+      parts.push(sql`
+        select subject, limit_name, unit, plan, quantity, bucket as at from usage_hourly
+        where ${onLimit} (${inRanges("bucket", pieces.hours)})`);
+    }
+    if (parts.length === 0) return undefined;
+    return sql`
+      select subject, limit_name, unit, sum(quantity) as used, ${latestPlan} as plan
+      from (${sql.join(parts, sql` union all `)}) as pieces
+      group by subject, limit_name, unit`;
+  }
+
   /**
-   * The `n` subjects that used `limit` most in counter periods starting in [from, to). When the
-   * range is exactly one period of the limit (a monthly quota's month, in its zone; a UTC month
-   * for other limits), `onePeriod` reads the top rows straight off the (limit_name,
-   * period_start, quantity) index instead of summing every subject's periods.
+   * The `n` subjects that used `limit` most in [from, to) (usage counted by its hour), heaviest
+   * first. A range of one UTC month reads the first rows of the monthly rollup's index. When the
+   * range is exactly one period of a quota in its own zone, `onePeriod` reads the top rows of the
+   * periods' index instead.
    */
   async top(limit: string, from: number, to: number, n: number, onePeriod = false): Promise<TopEntry[]> {
     if (onePeriod) {
@@ -141,31 +237,38 @@ export class LedgerReports {
         used: Number(row.quantity),
       }));
     }
-    const rows = await this.kysely
-      .selectFrom("usage_periods")
-      .select([
-        "subject",
-        "unit",
-        (eb) => eb.fn.sum<string>("quantity").as("used"),
-        (eb) => eb.fn.max("plan").as("plan"),
-      ])
-      .where("limit_name", "=", limit)
-      .where("period_start", ">=", new Date(from))
-      .where("period_start", "<", new Date(to))
-      .groupBy(["subject", "unit"])
-      .orderBy("used", "desc")
-      .orderBy("subject")
-      .limit(n)
-      .execute();
-    return rows.map((row) => ({
-      subject: row.subject,
-      limit,
-      unit: row.unit,
-      plan: row.plan,
-      used: Number(row.used),
-    }));
+    const pieces = splitRange(from, to);
+    const [month] = pieces.months;
+    if (
+      pieces.days.length === 0 &&
+      pieces.hours.length === 0 &&
+      month !== undefined &&
+      month[1] === ceilMonth(month[0] + 1)
+    ) {
+      const rows = await this.kysely
+        .selectFrom("usage_monthly")
+        .select(["subject", "unit", "plan", "quantity"])
+        .where("limit_name", "=", limit)
+        .where("month", "=", new Date(from))
+        .orderBy("quantity", "desc")
+        .orderBy("subject")
+        .limit(n)
+        .execute();
+      return rows.map((row) => ({
+        subject: row.subject,
+        limit,
+        unit: row.unit,
+        plan: row.plan,
+        used: Number(row.quantity),
+      }));
+    }
+    const perSubject = this.perSubject(from, to, limit);
+    if (perSubject === undefined) return [];
+    const { rows } = await sql<{ subject: string; unit: string; plan: string; used: string }>`
+      select subject, unit, plan, used from (${perSubject}) as totals
+      order by used desc, subject limit ${n}`.execute(this.kysely);
+    return rows.map((row) => ({ subject: row.subject, limit, unit: row.unit, plan: row.plan, used: Number(row.used) }));
   }
-
   /** Subjects at or above each query's threshold in its period, fullest first. */
   async nearLimit(queries: readonly NearLimitQuery[], max = 1000): Promise<NearLimitEntry[]> {
     const found: NearLimitEntry[] = [];
@@ -193,27 +296,33 @@ export class LedgerReports {
   }
 
   /**
-   * Usage per plan, limit and unit for counter periods whose middle falls in [from, to), and in
-   * the range before it: a monthly quota in Europe/Paris starts an hour before the UTC month but
-   * belongs to it.
+   * Usage per plan, limit and unit in [from, to) (usage counted by its hour) and in the range
+   * before it, with the number of subjects. A subject's usage of a limit counts under the plan of
+   * its latest usage in the range. A range of one UTC month reads only that month's rollup rows.
    */
   async summary(from: number, to: number, previousFrom: number): Promise<SummaryEntry[]> {
-    const totals = (start: number, end: number) =>
-      this.kysely
-        .selectFrom("usage_periods")
-        .select([
-          "plan",
-          "limit_name",
-          "unit",
-          (eb) => eb.fn.sum<string>("quantity").as("used"),
-          (eb) => eb.fn.count<string>("subject").distinct().as("subjects"),
-        ])
-        .where("period_end", ">", new Date(start))
-        .where("period_start", "<", new Date(end))
-        .where(sql<Date>`period_start + (period_end - period_start) / 2`, ">=", new Date(start))
-        .where(sql<Date>`period_start + (period_end - period_start) / 2`, "<", new Date(end))
-        .groupBy(["plan", "limit_name", "unit"])
-        .execute();
+    type Total = { plan: string; limit_name: string; unit: string; used: string; subjects: string };
+    const totals = async (start: number, end: number): Promise<Total[]> => {
+      const pieces = splitRange(start, end);
+      const [month] = pieces.months;
+      if (
+        pieces.days.length === 0 &&
+        pieces.hours.length === 0 &&
+        month !== undefined &&
+        month[1] === ceilMonth(month[0] + 1)
+      ) {
+        const { rows } = await sql<Total>`
+          select plan, limit_name, unit, sum(quantity) as used, count(*) as subjects
+          from usage_monthly where month = ${new Date(start)} group by plan, limit_name, unit`.execute(this.kysely);
+        return rows;
+      }
+      const perSubject = this.perSubject(start, end);
+      if (perSubject === undefined) return [];
+      const { rows } = await sql<Total>`
+        select plan, limit_name, unit, sum(used) as used, count(*) as subjects
+        from (${perSubject}) as totals group by plan, limit_name, unit`.execute(this.kysely);
+      return rows;
+    };
     const [current, previous] = await Promise.all([totals(from, to), totals(previousFrom, from)]);
     const key = (r: { plan: string; limit_name: string; unit: string }) =>
       `${r.plan}\u0000${r.limit_name}\u0000${r.unit}`;
@@ -249,38 +358,57 @@ export class LedgerReports {
     return entries.sort((a, b) => a.plan.localeCompare(b.plan) || a.limit.localeCompare(b.limit));
   }
 
-  /** Usage per subject, limit, category, plan, unit and UTC day in [from, to), in a stable order. */
-  async export(from: number, to: number): Promise<ExportRow[]> {
-    const rows = await this.kysely
-      .selectFrom("usage_hourly")
-      .select([
-        "subject",
-        "limit_name",
-        "category",
-        "plan",
-        "unit",
-        sql<string>`to_char(date_trunc('day', bucket, 'UTC'), 'YYYY-MM-DD')`.as("day"),
-        (eb) => eb.fn.sum<string>("quantity").as("quantity"),
-      ])
-      .where("bucket", ">=", new Date(from))
-      .where("bucket", "<", new Date(to))
-      .groupBy(["subject", "limit_name", "category", "plan", "unit", "day"])
-      .orderBy("day")
-      .orderBy("subject")
-      .orderBy("limit_name")
-      .orderBy("category")
-      .orderBy("plan")
-      .execute();
-    return rows.map((row) => {
-      const base = {
-        subject: row.subject,
-        limit: row.limit_name,
-        category: row.category,
-        plan: row.plan,
-        unit: row.unit,
-        day: row.day,
-      };
-      return { id: exportRowId(base), ...base, quantity: Number(row.quantity) };
-    });
+  /**
+   * Usage per subject, limit, unit, category, plan and UTC day in [from, to) (whole UTC days), in
+   * a stable order, read `pageSize` rows at a time with a cursor (the key of the last row): an
+   * export of any size holds one page in memory, and a page is one index range of the daily rollup.
+   */
+  async *exportRows(from: number, to: number, pageSize = 5000): AsyncGenerator<ExportRow> {
+    if (from % DAY !== 0 || to % DAY !== 0) {
+      throw new RangeError("export: from and to must be UTC midnights (rows are whole UTC days)");
+    }
+    let cursor: ExportCursor | undefined;
+    for (;;) {
+      const after =
+        cursor === undefined
+          ? sql``
+          : sql`and (day, subject, limit_name, unit, category, plan) > (${cursor[0]}, ${cursor[1]}, ${cursor[2]}, ${cursor[3]}, ${cursor[4]}, ${cursor[5]})`;
+      const { rows } = await sql<{
+        day: Date;
+        subject: string;
+        limit_name: string;
+        unit: string;
+        category: string;
+        plan: string;
+        quantity: string;
+      }>`
+        select day, subject, limit_name, unit, category, plan, sum(quantity) as quantity
+        from usage_daily
+        where day >= ${new Date(from)} and day < ${new Date(to)} ${after}
+        group by day, subject, limit_name, unit, category, plan
+        order by day, subject, limit_name, unit, category, plan
+        limit ${pageSize}`.execute(this.kysely);
+      for (const row of rows) {
+        const base = {
+          subject: row.subject,
+          limit: row.limit_name,
+          category: row.category,
+          plan: row.plan,
+          unit: row.unit,
+          day: iso(row.day).slice(0, 10),
+        };
+        yield { id: exportRowId(base), ...base, quantity: Number(row.quantity) };
+      }
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < pageSize) return;
+      cursor = [new Date(last.day), last.subject, last.limit_name, last.unit, last.category, last.plan];
+    }
+  }
+
+  /** The whole export in memory (small ranges, tests): `exportRows` collected. */
+  async export(from: number, to: number, pageSize?: number): Promise<ExportRow[]> {
+    const rows: ExportRow[] = [];
+    for await (const row of this.exportRows(from, to, pageSize)) rows.push(row);
+    return rows;
   }
 }

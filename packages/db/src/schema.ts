@@ -153,6 +153,34 @@ export interface UsagePeriodTable {
   updated_at: Generated<Timestamp>;
 }
 
+/**
+ * Usage of one counter by one subject on one UTC day, category and plan: the hourly rows summed,
+ * kept longer than them (daily history, exports, whole days of a report's range).
+ */
+export interface UsageDailyTable {
+  day: Timestamp;
+  subject: string;
+  limit_name: string;
+  unit: string;
+  category: string;
+  plan: string;
+  counter: string;
+  quantity: ColumnType<string, number | string, number | string>;
+  updated_at: Generated<Timestamp>;
+}
+
+/** Usage of one limit by one subject in one UTC month (all categories and counters): top consumers, summaries. */
+export interface UsageMonthlyTable {
+  limit_name: string;
+  month: Timestamp;
+  subject: string;
+  unit: string;
+  /** The plan of the latest usage in the month. */
+  plan: string;
+  quantity: ColumnType<string, number | string, number | string>;
+  updated_at: Generated<Timestamp>;
+}
+
 /** Ledger batches applied (idempotency of retried writes). */
 export interface UsageBatchTable {
   id: string;
@@ -173,5 +201,7 @@ export interface Database {
   alert_outages: AlertOutageTable;
   usage_hourly: UsageHourlyTable;
   usage_periods: UsagePeriodTable;
+  usage_daily: UsageDailyTable;
+  usage_monthly: UsageMonthlyTable;
   usage_batches: UsageBatchTable;
 }

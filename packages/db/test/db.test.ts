@@ -36,6 +36,7 @@ describe("@tollgate/db", () => {
       "0003_alert_deliveries",
       "0004_idempotency_keys",
       "0005_alert_outages",
+      "0006_ledger_rollups",
     ]);
     await roundTrip(db);
     await db.close();
@@ -57,6 +58,7 @@ describe("@tollgate/db", () => {
         "0003_alert_deliveries",
         "0004_idempotency_keys",
         "0005_alert_outages",
+        "0006_ledger_rollups",
       ]);
       await roundTrip(db);
       await db.ping();

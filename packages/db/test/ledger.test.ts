@@ -41,6 +41,7 @@ describe("usage ledger on PGlite (embedded default)", () => {
       "0003_alert_deliveries",
       "0004_idempotency_keys",
       "0005_alert_outages",
+      "0006_ledger_rollups",
     ]);
   });
 
@@ -128,7 +129,7 @@ describe("usage ledger on PGlite (embedded default)", () => {
     } finally {
       await local.close();
     }
-  });
+  }, 120_000); // its own PGlite: slow on a busy 2-core machine
 
   it("reports equal a brute-force recount of the decisions made; an export ingested twice bills the same", async () => {
     const local = await openDb({ dir: "memory://" });
@@ -147,7 +148,9 @@ describe("usage ledger on PGlite (embedded default)", () => {
             { minLength: 1, maxLength: 60 },
           ),
           async (requests) => {
-            await sql`truncate usage_hourly, usage_periods, usage_batches`.execute(local.kysely);
+            await sql`truncate usage_hourly, usage_daily, usage_monthly, usage_periods, usage_batches`.execute(
+              local.kysely,
+            );
             const clock = manualClock(start);
             const ledger = createLedger(local.kysely, { flushIntervalMs: 60_000 });
             const limits = [
@@ -178,8 +181,9 @@ describe("usage ledger on PGlite (embedded default)", () => {
             }
             await ledger.close();
             const reports = new LedgerReports(local.kysely);
-            const from = start - DAY;
-            const to = clock.now() + DAY;
+            // Whole UTC days around the decisions (exports are per UTC day).
+            const from = Math.floor(start / DAY) * DAY - DAY;
+            const to = Math.ceil(clock.now() / DAY) * DAY + DAY;
             // history (daily) for one subject
             const history = await reports.history("key:a", "day", from, to);
             const want = new Map<string, number>();
@@ -213,6 +217,59 @@ describe("usage ledger on PGlite (embedded default)", () => {
   }, 180_000); // 15 scenarios on PGlite: slow on a busy 2-core machine
 });
 
+describe("ledger retention (PGlite, injected clock)", () => {
+  it("hourly rows go after hourlyRetentionDays, rollups after retentionDays; a sweep runs once an interval", async () => {
+    const local = await openDb({ dir: "memory://" });
+    try {
+      const clock = manualClock(Date.UTC(2026, 0, 10, 12));
+      const ledger = createLedger(local.kysely, {
+        flushIntervalMs: 60_000,
+        hourlyRetentionDays: 2,
+        retentionDays: 40,
+        now: () => clock.now(),
+      });
+      const limiter = createLimiter({ store: memoryStore({ clock }), clock, limits: [monthly], usage: ledger });
+      const rows = async () => {
+        const counts: Record<string, number> = {};
+        for (const table of ["usage_hourly", "usage_daily", "usage_monthly", "usage_periods"] as const) {
+          const row = await local.kysely
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll<string>().as("n"))
+            .executeTakeFirst();
+          counts[table] = Number(row?.n);
+        }
+        return counts;
+      };
+      const reports = new LedgerReports(local.kysely);
+      await limiter.check({ subject: { key: "kept" } }); // January 10th
+      await ledger.flush();
+      expect(await ledger.sweep()).toBe(false); // the first sweep is one interval after start
+      clock.advance(3 * DAY); // January 13th: the 10th's hourly row is past 2 days
+      await limiter.check({ subject: { key: "kept" } });
+      await ledger.flush();
+      expect(await ledger.sweep()).toBe(true);
+      expect(await rows()).toEqual({ usage_hourly: 1, usage_daily: 2, usage_monthly: 1, usage_periods: 1 });
+      // Whole days still come from the daily rollup; the hours of the 10th are gone.
+      const jan = Date.UTC(2026, 0, 1);
+      expect((await reports.history("key:kept", "day", jan, jan + 31 * DAY)).map((p) => p.used)).toEqual([1, 1]);
+      expect(await reports.history("key:kept", "hour", jan + 9 * DAY, jan + 11 * DAY)).toEqual([]);
+      expect(await reports.top("month", jan, Date.UTC(2026, 1, 1), 5)).toMatchObject([
+        { subject: "key:kept", used: 2 },
+      ]);
+      expect(await ledger.sweep()).toBe(false); // swept less than an hour ago (by the injected clock)
+      clock.advance(HOUR);
+      expect(await ledger.sweep()).toBe(true);
+      // March 14th: 40 days back is February 2nd; January's days, month and period are all past it.
+      clock.set(Date.UTC(2026, 2, 14));
+      expect(await ledger.sweep()).toBe(true);
+      expect(await rows()).toEqual({ usage_hourly: 0, usage_daily: 0, usage_monthly: 0, usage_periods: 0 });
+      await ledger.close();
+    } finally {
+      await local.close();
+    }
+  }, 120_000); // its own PGlite: slow on a busy 2-core machine
+});
+
 describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))("usage ledger on Postgres", () => {
   let pg: PostgresServer;
   let db: Db;
@@ -227,7 +284,7 @@ describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))("usage l
 
   it("a batch retried after a timeout whose first attempt committed is counted once", async () => {
     const local = db;
-    await sql`truncate usage_hourly, usage_periods, usage_batches`.execute(local.kysely);
+    await sql`truncate usage_hourly, usage_daily, usage_monthly, usage_periods, usage_batches`.execute(local.kysely);
     {
       // The first attempt commits 300 ms late; the writer gives up on it after 50 ms and retries.
       await sql`create or replace function slow_batch() returns trigger as $$ begin perform pg_sleep(0.3); return new; end $$ language plpgsql`.execute(
@@ -258,7 +315,7 @@ describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))("usage l
   });
 
   it("Postgres down: decisions go on, the buffer aggregates and reports degraded, then drains exactly", async () => {
-    await sql`truncate usage_hourly, usage_periods, usage_batches`.execute(db.kysely);
+    await sql`truncate usage_hourly, usage_daily, usage_monthly, usage_periods, usage_batches`.execute(db.kysely);
     const clock = manualClock(Date.UTC(2026, 10, 10, 10));
     let recovered = 0;
     const ledger = createLedger(db.kysely, {

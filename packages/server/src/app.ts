@@ -200,6 +200,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     metrics,
     log,
     (report) => alerts.ledgerBacklog(report),
+    clock,
   );
   const limiter = createLimiter({
     store: metrics.timeStore(rawStore),

@@ -1,4 +1,4 @@
-import { noopUsageObserver, parseDuration, type UsageObserver } from "@tollgate/core";
+import { type Clock, noopUsageObserver, parseDuration, systemClock, type UsageObserver } from "@tollgate/core";
 import { createLedger, type Db, type Ledger, LedgerReports } from "@tollgate/db";
 import type { Logger } from "pino";
 import type { Catalog } from "./catalog.js";
@@ -32,6 +32,7 @@ export function openLedger(
   metrics: Metrics,
   log: Logger,
   onBacklog: (report: { pending: number; oldestAgeMs: number }) => void = () => {},
+  clock: Clock = systemClock,
 ): ServerLedger {
   const reports = new LedgerReports(db.kysely);
   if (!config.ledger.enabled) {
@@ -41,6 +42,9 @@ export function openLedger(
     flushIntervalMs: ms(config.ledger.flushInterval),
     maxPending: config.ledger.maxPending,
     retentionDays: config.ledger.retentionDays,
+    hourlyRetentionDays: config.ledger.hourlyRetentionDays,
+    // Retention follows the server's clock (a test's manual clock moves it).
+    now: () => clock.now(),
     onError: (error, stats) => {
       log.error(
         { err: error, pending: stats.pending, backlogMs: stats.backlogMs, dropped: stats.droppedRows },

@@ -70,6 +70,7 @@ describe("configuration", () => {
       flushInterval: "1s",
       maxPending: 200_000,
       retentionDays: 400,
+      hourlyRetentionDays: 90,
       restoreTimeoutMs: 2000,
     });
     const path = file("ledger.json", JSON.stringify({ ledger: { flushInterval: "0ms", maxPending: 5 } }));

@@ -1,4 +1,5 @@
 import type { ManualClock } from "@tollgate/core";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, type Json, SERVICE, startTestServer, type TestServer } from "./helpers.js";
 
@@ -49,6 +50,12 @@ describe("usage reports over HTTP", () => {
     expect(top.body.subjects).toEqual([
       { subject: "key:grow", limit: "month", unit: "requests", plan: "free", used: 9 },
       { subject: 'key:b,"quoted"', limit: "month", unit: "requests", plan: "basic", used: 2 },
+    ]);
+    // A limit that is not a quota: its UTC month from the monthly rollup.
+    const minute = await server.call("GET", "/v1/admin/usage/top?period=2026-03&limit=minute", ADMIN);
+    expect(minute.body.subjects).toEqual([
+      { subject: "key:grow", limit: "minute", unit: "requests", plan: "free", used: 9 },
+      { subject: 'key:b,"quoted"', limit: "minute", unit: "requests", plan: "basic", used: 2 },
     ]);
     const summary = await server.call("GET", "/v1/admin/usage/summary?period=2026-03", ADMIN);
     const free = summary.body.plans.find((p: Json) => p.plan === "free" && p.limit === "month");
@@ -106,6 +113,39 @@ describe("usage reports over HTTP", () => {
       headers: { authorization: `Bearer ${ADMIN}` },
     });
     expect(again.body).toBe(ce.body);
+  });
+
+  it("export: streamed page by page; more rows than one page, every id once and the same on a second export", async () => {
+    // 12,000 daily rows in April (30 days x 400 subjects), written straight into the rollup: more
+    // than two pages of the export cursor.
+    await sql`
+      insert into usage_daily (day, subject, limit_name, unit, category, plan, counter, quantity)
+      select timestamptz '2026-04-01 00:00:00+00' + make_interval(days => d), 'key:bulk' || k, 'month', 'requests',
+        '', 'free', 'p|month|key|quota|month@UTC', k + d
+      from generate_series(0, 29) d, generate_series(1, 400) k`.execute(server.ctx.db.kysely);
+    const get = (format: string) =>
+      server.app.inject({
+        url: `/v1/admin/usage/export?period=2026-04&format=${format}`,
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+    const [json, csv, ce, again] = await Promise.all([get("json"), get("csv"), get("cloudevents"), get("cloudevents")]);
+    const rows = JSON.parse(json.body).rows as Json[];
+    expect(rows).toHaveLength(12_000);
+    const ids = rows.map((r) => r.id);
+    expect(new Set(ids).size).toBe(12_000);
+    const keys = rows.map((r) => `${r.day}|${r.subject}`);
+    expect(keys).toEqual([...keys].sort());
+    expect(rows.reduce((sum, r) => sum + r.quantity, 0)).toBe(30 * ((400 * 401) / 2) + 400 * ((29 * 30) / 2));
+    const csvLines = csv.body.trim().split("\r\n");
+    expect(csvLines).toHaveLength(12_001);
+    expect(csvLines.slice(1).map((line) => line.split(",")[0])).toEqual(ids);
+    expect(ce.body).toBe(again.body);
+    expect(
+      ce.body
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).id),
+    ).toEqual(ids);
   });
 
   it("error: bad report parameters are 400 naming the field, never a 5xx", async () => {

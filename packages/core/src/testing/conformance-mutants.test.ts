@@ -3,7 +3,7 @@ import { systemClock } from "../clock.js";
 import { parseLimit } from "../limit.js";
 import { createLimiter } from "../limiter.js";
 import { memoryStore } from "../memory-store.js";
-import type { AdjustItem, DecideItem, DecideRequest, DecideResult, Store } from "../store.js";
+import type { AdjustItem, DecideItem, DecideRequest, DecideResult, SeedItem, Store } from "../store.js";
 import { type ConformanceTarget, conformanceChecks } from "./conformance.js";
 
 /**
@@ -66,6 +66,26 @@ const MUTANTS: { mutant: ConformanceTarget; caughtBy: string[] }[] = [
         createLimiter({ ...options, limits: (options.limits ?? []).map((spec) => ({ ...spec, whenMissing: "skip" })) }),
     },
     caughtBy: ["11. no silent pass: a limit whose subject is missing denies (or skips, when told) and counts nothing"],
+  },
+  {
+    // Quota restore: the usage read from the ledger never reaches the counter.
+    mutant: mutant("ignores the seed", () => ({ seed() {} })),
+    caughtBy: [
+      "a lost counter continues from the ledger: a key at 990 of 1000 has 10 left, not 1000",
+      "a peek restores too (usage endpoints after a restart)",
+    ],
+  },
+  {
+    // Quota restore not "if absent": every racing first request adds the ledger's figure again.
+    mutant: mutant("seeds on top of a live counter", (store) => ({
+      seed(items: readonly SeedItem[]) {
+        store.adjust(items.map((item) => ({ ...item, delta: item.count, chargedAt: item.start })));
+      },
+    })),
+    caughtBy: [
+      "64 concurrent first requests after the loss admit exactly the remaining allowance",
+      "seed never overwrites a live counter, and ignores a period that has ended",
+    ],
   },
   {
     // The cheap two-window estimate passed off as the exact log.

@@ -120,8 +120,10 @@ export const configSchema = z.strictObject({
         .default("1s"),
       /** Aggregated usage rows held in memory at most while SQL is down (then new rows are dropped and counted). */
       maxPending: z.number().int().min(100).max(10_000_000).default(200_000),
-      /** Days of usage kept (hourly rows and periods); older rows are deleted hourly. */
+      /** Days of usage kept in the rollups (days, months, quota periods); older rows are deleted hourly. */
       retentionDays: z.number().int().min(1).max(3650).default(400),
+      /** Days of hourly rows kept (hourly history, the partial days at a report's edges); at most `retentionDays`. */
+      hourlyRetentionDays: z.number().int().min(1).max(3650).default(90),
       /** Longest wait for the ledger when rebuilding a quota counter the store lost, in ms. */
       restoreTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
     })

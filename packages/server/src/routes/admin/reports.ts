@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { type CompiledLimit, type Limit, periodBounds } from "@tollgate/core";
 import type { ExportRow, NearLimitQuery } from "@tollgate/db";
 import { z } from "zod";
@@ -61,31 +62,51 @@ const csvField = (value: string | number) => {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
-function toCsv(rows: ExportRow[]): string {
-  const header = "id,subject,limit,category,plan,unit,day,quantity";
-  const lines = rows.map((r) =>
-    [r.id, r.subject, r.limit, r.category, r.plan, r.unit, r.day, r.quantity].map(csvField).join(","),
-  );
-  return `${[header, ...lines].join("\r\n")}\r\n`;
-}
+const CSV_HEADER = "id,subject,limit,category,plan,unit,day,quantity\r\n";
+
+const csvLine = (r: ExportRow) =>
+  `${[r.id, r.subject, r.limit, r.category, r.plan, r.unit, r.day, r.quantity].map(csvField).join(",")}\r\n`;
 
 /** CloudEvents 1.0, one JSON object per line: `id` is stable per row, so ingesting twice bills once. */
-function toCloudEvents(rows: ExportRow[]): string {
-  return rows
-    .map((r) =>
-      JSON.stringify({
-        specversion: "1.0",
-        id: r.id,
-        source: "/tollgate/usage",
-        type: "dev.tollgate.usage",
-        subject: r.subject,
-        time: `${r.day}T00:00:00Z`,
-        datacontenttype: "application/json",
-        data: { limit: r.limit, category: r.category, plan: r.plan, unit: r.unit, quantity: r.quantity },
-      }),
-    )
-    .map((line) => `${line}\n`)
-    .join("");
+const cloudEventLine = (r: ExportRow) =>
+  `${JSON.stringify({
+    specversion: "1.0",
+    id: r.id,
+    source: "/tollgate/usage",
+    type: "dev.tollgate.usage",
+    subject: r.subject,
+    time: `${r.day}T00:00:00Z`,
+    datacontenttype: "application/json",
+    data: { limit: r.limit, category: r.category, plan: r.plan, unit: r.unit, quantity: r.quantity },
+  })}\n`;
+
+/**
+ * The export as text chunks, one page of rows at a time (the ledger reads it with a cursor): an
+ * export of any size holds one page in memory. The first page is read before the response starts,
+ * so a database that cannot answer still gets a 503 problem instead of a cut-off body.
+ */
+async function exportBody(rows: AsyncGenerator<ExportRow>, format: "csv" | "json" | "cloudevents", period: string) {
+  const first = await rows.next();
+  async function* chunks(): AsyncGenerator<string> {
+    const line = format === "csv" ? csvLine : format === "cloudevents" ? cloudEventLine : JSON.stringify;
+    const separator = format === "json" ? "," : "";
+    if (format === "csv") yield CSV_HEADER;
+    if (format === "json") yield `{"period":${JSON.stringify(period)},"rows":[`;
+    let buffered = "";
+    let count = 0;
+    for (let next = first; next.done !== true; next = await rows.next()) {
+      buffered += (count > 0 ? separator : "") + line(next.value);
+      // Chunks of about 64 KiB: few writes, little memory.
+      if (buffered.length >= 65_536) {
+        yield buffered;
+        buffered = "";
+      }
+      count++;
+    }
+    if (format === "json") buffered += "]}";
+    if (buffered.length > 0) yield buffered;
+  }
+  return Readable.from(chunks(), { objectMode: false });
 }
 
 const EXPORT_ROW = {
@@ -261,11 +282,10 @@ export function reportRoutes(app: App, ctx: ServerContext) {
       }
       const timeZone = request.query.timeZone ?? (limit?.algorithm === "quota" ? limit.timeZone : "UTC");
       const range = monthRange(period, timeZone, ctx.clock.now());
-      // One period per subject in the month: a monthly quota read in its own zone, or any other
-      // limit (recorded per UTC month) read in UTC.
+      // A monthly quota read in its own zone: one period per subject, the top rows of the periods'
+      // index. Any limit in a UTC month: the top rows of the monthly rollup's index (reports.top).
       const onePeriod =
-        limit !== undefined &&
-        (limit.algorithm === "quota" ? limit.period === "month" && timeZone === limit.timeZone : timeZone === "UTC");
+        limit !== undefined && limit.algorithm === "quota" && limit.period === "month" && timeZone === limit.timeZone;
       const subjects = limit ? await reports.top(limit.name, range.from, range.to, n, onePeriod) : [];
       return {
         period: range.label,
@@ -500,23 +520,22 @@ export function reportRoutes(app: App, ctx: ServerContext) {
     }),
     async (request, reply) => {
       const range = monthRange(request.query.period, "UTC", ctx.clock.now());
-      const rows = await reports.export(range.from, range.to);
+      const format = request.query.format;
+      const body = await exportBody(reports.exportRows(range.from, range.to), format, range.label);
       const name = `tollgate-usage-${range.label}`;
-      switch (request.query.format) {
+      switch (format) {
         case "csv":
           return reply
             .type("text/csv; charset=utf-8")
             .header("content-disposition", `attachment; filename="${name}.csv"`)
-            .send(toCsv(rows) as never);
+            .send(body as never);
         case "cloudevents":
           return reply
             .type("application/x-ndjson; charset=utf-8")
             .header("content-disposition", `attachment; filename="${name}.ndjson"`)
-            .send(toCloudEvents(rows) as never);
+            .send(body as never);
         default:
-          return reply
-            .type("application/json; charset=utf-8")
-            .send(JSON.stringify({ period: range.label, rows }) as never);
+          return reply.type("application/json; charset=utf-8").send(body as never);
       }
     },
   );
