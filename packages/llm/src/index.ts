@@ -19,11 +19,13 @@ export {
   reserveCall,
 } from "./reservation.js";
 export {
+  CHARS_PER_TOKEN,
   DEFAULT_MAX_TOKENS,
   estimateTokens,
   type FinishOptions,
   type MeteredOutcome,
   maxOutputTokens,
+  producedText,
   promptTokens,
   settleOnce,
   type TokenCostOptions,

@@ -1,7 +1,7 @@
 import type { Decision, Limiter } from "@tollgate/core";
 
 /** Characters per token for estimates: the usual rule of thumb for English text with GPT-style tokenizers. */
-const CHARS_PER_TOKEN = 4;
+export const CHARS_PER_TOKEN = 4;
 /** Completion budget assumed when a request names none. */
 export const DEFAULT_MAX_TOKENS = 1024;
 /** JSON bodies longer than this are not buffered for their `usage` (the stream estimate is used). */
@@ -83,8 +83,11 @@ export function usageTokens(json: unknown): number | undefined {
   return usageOf(json)?.total;
 }
 
-/** Text an answer produced: chat deltas and messages, completions' `text`, Responses API text deltas. */
-function contentOf(json: unknown): string {
+/**
+ * Text an answer produced: chat deltas and messages, completions' `text`, Responses API deltas.
+ * About 4 characters make a token when no usage is reported.
+ */
+export function producedText(json: unknown): string {
   if (typeof json !== "object" || json === null) return "";
   const record = json as { choices?: unknown; type?: unknown; delta?: unknown };
   if (typeof record.type === "string" && record.type.endsWith(".delta") && typeof record.delta === "string") {
@@ -155,7 +158,7 @@ export class TokenMeter {
     try {
       const json: unknown = JSON.parse(data);
       this.#usage = usageOf(json) ?? this.#usage;
-      this.#contentChars += contentOf(json).length;
+      this.#contentChars += producedText(json).length;
     } catch {
       // Not JSON (or cut mid-object): the byte count still measures it.
     }
