@@ -88,7 +88,8 @@ export async function startGateway(
     ...(options.db ? { db: options.db } : {}),
     ...(options.store ? { store: options.store } : {}),
   });
-  await server.app.listen({ port: 0, host: "127.0.0.1" });
+  // A deep backlog: the budget test opens a thousand connections at once.
+  await server.app.listen({ port: 0, host: "127.0.0.1", backlog: 4096 });
   const { port } = server.app.server.address() as AddressInfo;
   return Object.assign(server, { baseURL: `http://127.0.0.1:${port}/gateway/openai/v1` });
 }

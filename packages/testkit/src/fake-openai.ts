@@ -28,6 +28,8 @@ export interface FakeOpenAiOptions {
   tokenDelayMs?: number;
   /** Milliseconds before any answer (a slow model). */
   latencyMs?: number;
+  /** Output tokens of a call that asked for at most `requested` (default: exactly `requested`). */
+  outputFor?: (requested: number, callIndex: number) => number;
   /** Compress when the client accepts gzip (as api.openai.com does). Default true. */
   gzip?: boolean;
 }
@@ -100,7 +102,9 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       });
     }
     const max = body.max_tokens ?? body.max_completion_tokens ?? body.max_output_tokens;
-    const output = runaways.get(model) ?? (typeof max === "number" ? max : (options.defaultOutput ?? 16));
+    const requested = typeof max === "number" ? max : (options.defaultOutput ?? 16);
+    const output =
+      runaways.get(model) ?? (options.outputFor ? options.outputFor(requested, calls.length - 1) : requested);
     const responses = path === "/responses";
     if (body.stream !== true) {
       call.usage = { prompt, output, total: prompt + output };
@@ -192,7 +196,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  // A deep backlog: tests open a thousand connections at once.
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/v1`,

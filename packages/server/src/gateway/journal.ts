@@ -1,4 +1,4 @@
-import type { AdjustItem, ChargeReceipt, CompiledConfig, CompiledLimit, Store } from "@tollgate/core";
+import type { AdjustItem, ChargeReceipt, CompiledConfig, CompiledLimit, Store, UsageObserver } from "@tollgate/core";
 
 /**
  * Open reservations, kept where every gateway instance can see them, so that one left behind by
@@ -7,11 +7,18 @@ import type { AdjustItem, ChargeReceipt, CompiledConfig, CompiledLimit, Store } 
  */
 export interface ReservationJournal {
   /** Records an open reservation of these token and money charges, released unless closed in time. */
-  open(id: string, receipt: ChargeReceipt): Promise<void>;
+  open(
+    id: string,
+    receipt: ChargeReceipt,
+    scope: { plan?: string | undefined; category?: string | undefined },
+  ): Promise<void>;
   /** Closes it; false when it had already expired and been released (settle then charges in full). */
   close(id: string): Promise<boolean>;
-  /** Releases every expired reservation (any instance may run it; each is released once). Returns how many. */
-  sweep(config: CompiledConfig, store: Store): Promise<number>;
+  /**
+   * Releases every expired reservation (any instance may run it; each is released once) and
+   * tells `usage` (the ledger) about each refund. Returns how many.
+   */
+  sweep(config: CompiledConfig, store: Store, usage: UsageObserver): Promise<number>;
 }
 
 /**
@@ -29,6 +36,9 @@ export const processJournal: ReservationJournal = {
 interface Entry {
   i: [string, string, number][];
   a: number;
+  /** plan and category, for the ledger's refund rows */
+  p?: string;
+  g?: string;
 }
 
 /** The part of an ioredis client (single node or cluster) the journal uses. */
@@ -79,18 +89,20 @@ function limitsByCounter(config: CompiledConfig): Map<string, CompiledLimit> {
 export function redisJournal(client: EvalClient, prefix: string, ttlMs: number): ReservationJournal {
   const keys = [`${prefix}{tollgate-gateway}:reservations`, `${prefix}{tollgate-gateway}:reservation-items`];
   return {
-    async open(id, receipt) {
+    async open(id, receipt, scope) {
       const items = receipt.items
         .filter((item) => item.limit.unit !== "requests" && item.limit.algorithm !== "concurrency" && item.cost > 0)
         .map((item): [string, string, number] => [item.counter, item.id, item.cost]);
       if (items.length === 0) return;
       const entry: Entry = { i: items, a: receipt.at };
+      if (scope.plan !== undefined) entry.p = scope.plan;
+      if (scope.category !== undefined) entry.g = scope.category;
       await client.eval(OPEN, 2, ...keys, id, ttlMs, JSON.stringify(entry));
     },
     async close(id) {
       return (await client.eval(CLOSE, 2, ...keys, id)) === 1;
     },
-    async sweep(config, store) {
+    async sweep(config, store, usage) {
       const entries = (await client.eval(CLAIM_EXPIRED, 2, ...keys)) as string[];
       if (entries.length === 0) return 0;
       const limits = limitsByCounter(config);
@@ -100,7 +112,10 @@ export function redisJournal(client: EvalClient, prefix: string, ttlMs: number):
         for (const [counter, id, units] of entry.i) {
           const compiled = limits.get(counter);
           // A limit removed since: its counter no longer matters.
-          if (compiled) refunds.push({ counter, id, limit: compiled.limit, delta: -units, chargedAt: entry.a });
+          if (!compiled) continue;
+          const refund = { counter, id, limit: compiled.limit, delta: -units, chargedAt: entry.a };
+          refunds.push(refund);
+          usage.record(refund, -units, entry.a, entry.p, entry.g);
         }
       }
       if (refunds.length > 0) await store.adjust(refunds);

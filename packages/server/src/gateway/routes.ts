@@ -95,7 +95,7 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
     : processJournal;
   const sweeper = setInterval(
     () => {
-      journal.sweep(ctx.limiter.config, ctx.store).then(
+      journal.sweep(ctx.limiter.config, ctx.store, ctx.ledger.observer).then(
         (released) => {
           if (released === 0) return;
           metrics.released.inc(released);
@@ -202,7 +202,7 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
     const journalId = randomUUID();
     if (decision.receipt)
       await journal
-        .open(journalId, decision.receipt)
+        .open(journalId, decision.receipt, { plan: decision.plan, category: decision.category })
         .catch((error: unknown) => request.log.warn({ err: error }, "gateway reservation not journaled"));
 
     const call = new Call(ctx, reservation, journal, journalId, price, metrics, planLabel, modelLabel);
