@@ -280,3 +280,34 @@ describe("LLM gateway (memory store, official openai SDK)", () => {
     expect(metrics).toContain("tollgate_gateway_overhead_seconds_count");
   });
 });
+
+describe("LLM gateway with onBudgetExhausted: finish", () => {
+  let upstream: FakeOpenAi;
+  let gateway: Gateway;
+  beforeAll(async () => {
+    upstream = await startFakeOpenAi();
+    upstream.runaway("runaway", 400);
+    gateway = await startGateway(upstream, { gateway: { onBudgetExhausted: "finish" } });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  it("lets the stream end, charges its full usage as debt, and the next call is refused until the quota renews", async () => {
+    const key = await createKey(gateway, "tiny");
+    const client = new OpenAI({ apiKey: key.secret, baseURL: gateway.baseURL, maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: "runaway", messages, max_tokens: 20, stream: true });
+    let received = 0;
+    for await (const chunk of stream) if (chunk.choices[0]?.delta?.content) received++;
+    expect(received).toBe(400);
+    await vi.waitFor(async () =>
+      expect(await usedBy(gateway, key.id, "tiny")).toEqual({ "tokens-month": PROMPT + 400 }),
+    );
+    const next = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages, max_tokens: 1 })
+      .catch((e: unknown) => e);
+    expect(next).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((next as InstanceType<typeof OpenAI.RateLimitError>).headers.get("x-should-retry")).toBe("false");
+  });
+});
