@@ -23,6 +23,7 @@ import { budgetCutEvent, denial, type GatewayRefusal, invalidRequest, openAiErro
 import { type EvalClient, processJournal, type ReservationJournal, redisJournal } from "./journal.js";
 import { GatewayMetrics } from "./metrics.js";
 import { eventChars, isUsageOnlyChunk, type SseEvent, SseSplitter, tokensOfChars } from "./sse.js";
+import { readText, UpstreamClient, type UpstreamResponse } from "./upstream.js";
 
 /** The prefix OpenAI SDKs take as their base URL. */
 export const GATEWAY_PREFIX = "/gateway/openai/v1";
@@ -89,6 +90,7 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
   const reservationMs = ms(gateway.reservationTimeout, parseDuration);
   const knownModels = new Set([...Object.keys(gateway.prices), ...Object.values(gateway.models).flat()]);
   const metrics = new GatewayMetrics(ctx.metrics.registry, knownModels);
+  const upstreamClient = new UpstreamClient();
   const client = (ctx.store as { client?: EvalClient }).client;
   const journal: ReservationJournal = client
     ? redisJournal(client, ctx.config.stores.redis.prefix ?? "", reservationMs)
@@ -107,7 +109,10 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
     ms(gateway.sweepInterval, parseDuration),
   );
   sweeper.unref();
-  app.addHook("onClose", async () => clearInterval(sweeper));
+  app.addHook("onClose", async () => {
+    clearInterval(sweeper);
+    upstreamClient.close();
+  });
 
   /** The category gateway calls are decided in, when the catalog knows it (else none). */
   const categoryNow = () => {
@@ -222,9 +227,9 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
     if (credential) headers.authorization = `Bearer ${credential}`;
     metrics.overhead.observe({ stream: String(stream) }, (performance.now() - started) / 1000);
     const sentAt = performance.now();
-    let response: Response;
+    let response: UpstreamResponse;
     try {
-      response = await fetch(`${baseUrl}/${operation}`, {
+      response = await upstreamClient.request(new URL(`${baseUrl}/${operation}`), {
         method: "POST",
         headers,
         body: JSON.stringify(upstreamBody),
@@ -242,19 +247,20 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
       });
     }
     metrics.upstreamLatency.observe({ model: modelLabel }, (performance.now() - sentAt) / 1000);
-    const contentType = response.headers.get("content-type") ?? "application/json";
+    const contentType = response.header("content-type") ?? "application/json";
     const out: Record<string, string> = { ...limitHeaders(decision, ctx.clock.now()) };
-    const requestId = response.headers.get("x-request-id");
+    const requestId = response.header("x-request-id");
     if (requestId) out["x-request-id"] = requestId;
     reply.code(response.status).headers(out).type(contentType);
     metrics.calls.inc({ plan: planLabel, model: modelLabel, status: String(response.status) });
 
     const isSse = contentType.toLowerCase().includes("text/event-stream");
-    if (!response.ok || !isSse || !response.body) {
-      // An answer in one piece (fetch has already decoded gzip, br or deflate).
+    const ok = response.status >= 200 && response.status < 300;
+    if (!ok || !isSse) {
+      // An answer in one piece (already decoded from gzip, br or deflate).
       let text: string;
       try {
-        text = await response.text();
+        text = await readText(response.body);
       } catch {
         text = "";
       } finally {
@@ -320,12 +326,15 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
           ["x-provider-key"],
         );
         const credential = byokKey ?? serverKey;
-        let response: Response;
+        let response: UpstreamResponse;
+        let text: string;
         try {
-          response = await fetch(`${baseUrl}/models`, {
+          response = await upstreamClient.request(new URL(`${baseUrl}/models`), {
+            method: "GET",
             headers: credential ? { authorization: `Bearer ${credential}` } : {},
             signal: AbortSignal.timeout(30_000),
           });
+          text = await readText(response.body);
         } catch {
           return refuse(reply, {
             status: 502,
@@ -333,9 +342,8 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
             body: openAiError("The upstream LLM API could not be reached.", "server_error", "upstream_unreachable"),
           });
         }
-        const text = await response.text();
         const allowed = allowedModels(auth.plan);
-        if (!response.ok || !allowed) return reply.code(response.status).type("application/json").send(text);
+        if (response.status !== 200 || !allowed) return reply.code(response.status).type("application/json").send(text);
         // Only what the caller's plan may call.
         try {
           const list = JSON.parse(text) as { data?: { id?: unknown }[] };
@@ -449,7 +457,7 @@ interface RelayOptions {
  * it the stream ends with an OpenAI-shaped error event, and the call is settled with what was
  * forwarded. Ending early (the client left, the upstream failed) settles with what was forwarded.
  */
-async function* relayStream(body: ReadableStream<Uint8Array>, options: RelayOptions): AsyncGenerator<string> {
+async function* relayStream(body: Readable, options: RelayOptions): AsyncGenerator<string> {
   const { call, prompt } = options;
   const meter = new TokenMeter(prompt, options.contentType);
   const splitter = new SseSplitter();
@@ -463,10 +471,10 @@ async function* relayStream(body: ReadableStream<Uint8Array>, options: RelayOpti
     if (call.price && costMicroUsd(call.price, { input: prompt, output, cached: 0 }) > allowance.microUsd) return false;
     return true;
   };
-  const reader = body.getReader();
+  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await chunks.next();
       const events = done
         ? [splitter.rest()].filter((e): e is SseEvent => e !== undefined)
         : splitter.push(decoder.decode(value, { stream: true }));
@@ -487,6 +495,6 @@ async function* relayStream(body: ReadableStream<Uint8Array>, options: RelayOpti
     options.done();
     meter.end();
     call.finish(meter, options.status);
-    reader.cancel().catch(() => {});
+    body.destroy();
   }
 }
