@@ -56,6 +56,30 @@ import(${JSON.stringify(TESTKIT)}).then(async ({ startFakeOpenAi }) => {
 });
 `;
 
+// A bare relay in its own process: the proxy hop alone (node:http server, node:http keep-alive
+// client, body passed through), no authentication, no limits. It separates what any proxy costs
+// on this machine from what the gateway adds on top.
+const RELAY = (upstreamUrl) => `
+const http = require("node:http");
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+const upstream = new URL(${JSON.stringify(upstreamUrl)});
+const server = http.createServer((req, res) => {
+  const parts = [];
+  req.on("data", (d) => parts.push(d));
+  req.on("end", () => {
+    const body = Buffer.concat(parts);
+    const path = upstream.pathname + req.url.slice("/v1".length);
+    const out = http.request({ agent, host: upstream.hostname, port: upstream.port, path, method: "POST",
+      headers: { "content-type": "application/json", "content-length": body.length } }, (up) => {
+      res.writeHead(up.statusCode, { "content-type": up.headers["content-type"] });
+      up.pipe(res);
+    });
+    out.end(body);
+  });
+});
+server.listen(0, "127.0.0.1", () => console.log("listening on http://127.0.0.1:" + server.address().port + "/v1"));
+`;
+
 async function gateway(upstreamUrl, extraEnv) {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-gateway-bench-"));
   const file = join(dir, "tollgate.json");
@@ -130,6 +154,8 @@ async function round(target, kind) {
 
 const upstream = await start(["--input-type=module", "-e", FAKE]);
 const targets = [{ name: "direct to the upstream", target: { base: upstream.url, key: "sk-bench" } }];
+const relay = await start(["-e", RELAY(upstream.url)]);
+targets.push({ name: "bare relay (no Tollgate)", target: { base: relay.url, key: "sk-bench", stop: relay.stop } });
 targets.push({ name: "gateway, memory store", target: await gateway(upstream.url, {}) });
 const redisBinary = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).stdout.trim();
 let redis;
@@ -188,9 +214,11 @@ const markdown = `## LLM gateway overhead
 connections, \`POST /chat/completions\` for ${OUTPUT_TOKENS} output tokens (\`gpt-4o-mini\`, a
 one-line prompt), JSON and streamed, sent straight to a local fake OpenAI-compatible upstream
 (\`@tollgate/testkit\`'s, in its own process, answering at once, uncompressed) and through the
-gateway of the real CLI (\`tollgate serve\`, request logging off) in front of the same upstream.
+gateway of the real CLI (\`tollgate serve\`, request logging off) in front of the same upstream,
+and through a bare relay (a node:http server forwarding with a keep-alive node:http client, no
+authentication or limits: what any proxy hop costs here).
 Through the gateway every call is authenticated with a Tollgate API key, reserves requests,
-tokens and money (three limits, one all-or-nothing decision), is forwarded with undici's fetch
+tokens and money (three limits, one all-or-nothing decision), is forwarded with a keep-alive node:http client
 and settled from the reported usage. ${WARMUP} s warm-up per row and kind, then ${ROUNDS}
 interleaved rounds of ${DURATION} s at maximum rate plus ${DURATION} s at half that rate (each
 connection paced evenly with autocannon's \`connectionRate\`); each row is its best round by
