@@ -478,17 +478,20 @@ async function* relayStream(body: Readable, options: RelayOptions): AsyncGenerat
       const events = done
         ? [splitter.rest()].filter((e): e is SseEvent => e !== undefined)
         : splitter.push(decoder.decode(value, { stream: true }));
+      // What one upstream read brought goes out in one write (not one per event).
+      let out = "";
       for (const event of events) {
         if (!fits(event)) {
           call.cut();
-          yield budgetCutEvent();
+          yield out + budgetCutEvent();
           return;
         }
         chars += eventChars(event);
         meter.write(`${event.raw}\n\n`);
         if (options.dropUsageChunk && isUsageOnlyChunk(event.json)) continue;
-        yield `${event.raw}\n\n`;
+        out += `${event.raw}\n\n`;
       }
+      if (out !== "") yield out;
       if (done) return;
     }
   } finally {
