@@ -100,7 +100,7 @@ describe("1,000 concurrent calls against a $1.00 monthly budget", () => {
     } finally {
       await gateway.close();
     }
-  }, 120_000);
+  }, 300_000);
 
   describe.skipIf(missing(redisServerBinary, "redis-server"))("Redis, three gateway instances", () => {
     let redis: RedisServer;
@@ -136,6 +136,6 @@ describe("1,000 concurrent calls against a $1.00 monthly budget", () => {
       } finally {
         for (const gateway of gateways) await gateway.close();
       }
-    }, 180_000);
+    }, 300_000);
   });
 });
