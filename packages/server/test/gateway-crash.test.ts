@@ -123,8 +123,6 @@ describe.skipIf(missing(redisServerBinary, "redis-server"))("a gateway killed mi
       );
       // The bound plus slack for timers running late on a loaded machine.
       expect(released).toBeLessThanOrEqual(RESERVATION_MS + 2 * SWEEP_MS + 1500);
-      // The request itself was made: it stays counted.
-      expect((await usedBy(survivor, key.id, "pro"))["calls-minute"]).toBe(1);
     } finally {
       upstream.pauseAfter(undefined);
       doomed.child.kill("SIGKILL");
