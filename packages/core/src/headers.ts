@@ -60,6 +60,7 @@ function policyItem(name: string, status: LimitStatus): string {
   let item = `${sfString(name)};q=${status.limit}`;
   if (status.algorithm === "concurrency") return `${item};qu="concurrent-requests"`;
   if (status.unit === "tokens") item += `;qu="tokens"`;
+  else if (status.unit === "usd") item += `;qu="usd-micros"`;
   return `${item};w=${status.window}`;
 }
 

@@ -37,6 +37,7 @@ export {
   type LimitUnit,
   MAX_AMOUNT,
   MAX_SLIDING_LOG_LIMIT,
+  MICRO_USD_PER_USD,
   PERIODS,
   parseLimit,
   parseLimits,

@@ -358,3 +358,18 @@ describe("limit config: the parsed result", () => {
     );
   });
 });
+
+describe("money limits (unit: usd)", () => {
+  const money = { name: "spend", per: "key", algorithm: "quota", period: "month", unit: "usd" } as const;
+  it("are written in dollars and count micro-dollars", () => {
+    expect(parseLimit({ ...money, limit: 1 }).limit).toBe(1_000_000);
+    expect(parseLimit({ ...money, limit: 0.25 }).limit).toBe(250_000);
+    expect(parseLimit({ ...money, limit: 0.000001 }).capacity).toBe(1);
+  });
+  it("refuse amounts below a micro-dollar, finer than one, or not numbers, naming the field", () => {
+    for (const limit of [0, -1, 0.0000001, 1.0000005, "1", Number.NaN]) {
+      expect(() => parseLimit({ ...money, limit })).toThrow(/limit: must be an amount in dollars/);
+    }
+    expect(() => parseLimit({ ...money, limit: 1, algorithm: "concurrency", period: undefined })).toThrow(/unit/);
+  });
+});

@@ -23,7 +23,13 @@ export type LimitMode = "enforce" | "monitor";
  * outage lasts); `closed` denies.
  */
 export type FailMode = "local" | "open" | "closed";
-export type LimitUnit = "requests" | "tokens";
+/**
+ * What a limit counts: requests, tokens, or money (`usd`). A `usd` limit is written in dollars
+ * (`limit: 1.5`) and counts micro-dollars (1 USD = 1,000,000), so every cost stays a whole number.
+ */
+export type LimitUnit = "requests" | "tokens" | "usd";
+/** Micro-dollars per dollar: the unit `usd` limits count in. */
+export const MICRO_USD_PER_USD = 1_000_000;
 /** What a limit does when the request's subject lacks its `per` kind (a per-user limit, no user). */
 export type WhenMissing = "deny" | "skip";
 
@@ -39,7 +45,7 @@ export interface LimitSpec {
   /** Which subject is charged. */
   per: SubjectKind;
   algorithm: AlgorithmName;
-  /** Requests (or tokens) per window; the in-flight cap for `concurrency`. */
+  /** Requests (or tokens) per window; the in-flight cap for `concurrency`; dollars for `unit: usd`. */
   limit: number;
   /** Rolling algorithms: `30s`, `1m`, `1h`, `1d`, or milliseconds. For `concurrency`, the lease TTL (default 60 s). */
   window?: string | number;
@@ -138,6 +144,18 @@ function positiveInteger(value: unknown, path: string, issues: Issue[]): number 
   return undefined;
 }
 
+/** A money limit in dollars (at most 6 decimals), as whole micro-dollars. */
+function dollars(value: unknown, path: string, issues: Issue[]): number | undefined {
+  const micros = typeof value === "number" ? Math.round(value * MICRO_USD_PER_USD) : Number.NaN;
+  if (micros >= 1 && micros <= MAX_AMOUNT && Math.abs(micros - (value as number) * MICRO_USD_PER_USD) < 1e-3)
+    return micros;
+  issues.push({
+    path,
+    message: `must be an amount in dollars from 0.000001 to ${MAX_AMOUNT / MICRO_USD_PER_USD} (got ${JSON.stringify(value)})`,
+  });
+  return undefined;
+}
+
 /** Largest near-limit ratio: a monitor may alert at several times its threshold. */
 const MAX_ALERT_RATIO = 100;
 
@@ -178,8 +196,9 @@ function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | u
   if (!isName(name)) issues.push({ path: at("name"), message: `must be ${NAME_RULE}` });
   const per = oneOf(raw.per, SUBJECT_KINDS, at("per"), issues);
   const algorithm = oneOf(raw.algorithm, ALGORITHMS, at("algorithm"), issues);
-  const limit = positiveInteger(raw.limit, at("limit"), issues);
-  const unit = oneOf(raw.unit, ["requests", "tokens"] as const, at("unit"), issues, "requests");
+  const unit = oneOf(raw.unit, ["requests", "tokens", "usd"] as const, at("unit"), issues, "requests");
+  const limit =
+    unit === "usd" ? dollars(raw.limit, at("limit"), issues) : positiveInteger(raw.limit, at("limit"), issues);
   const mode = oneOf(raw.mode, ["enforce", "monitor"] as const, at("mode"), issues, "enforce");
   const failMode = oneOf(raw.failMode, ["local", "open", "closed"] as const, at("failMode"), issues, "local");
   const whenMissing = oneOf(
@@ -229,8 +248,8 @@ function collectLimit(spec: unknown, prefix: string, issues: Issue[]): Limit | u
       issues.push({ path: at("burst"), message: `must be at least limit (${limit})` });
     } else if (burst !== undefined) capacity = burst;
   }
-  if (algorithm === "concurrency" && unit === "tokens") {
-    issues.push({ path: at("unit"), message: "concurrency limits count requests in flight, not tokens" });
+  if (algorithm === "concurrency" && unit !== "requests") {
+    issues.push({ path: at("unit"), message: `concurrency limits count requests in flight, not ${unit}` });
   }
 
   let categories: readonly string[] | undefined;

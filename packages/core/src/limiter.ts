@@ -58,7 +58,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
     checkSync,
     acquire: check,
     peek: (input) => check({ ...input, cost: 0, dryRun: true }),
-    settle: (decision, actualCost) => lifecycle.settle(decision, actualCost),
+    settle: (decision, actualCost, actualMicroUsd) => lifecycle.settle(decision, actualCost, actualMicroUsd),
     refund: (decision) => lifecycle.refund(decision),
     release: (decision) => lifecycle.release(decision),
     reset: (subject, resetOptions = {}) => resetSubject(context, applicable, subject, resetOptions.limit),

@@ -11,7 +11,7 @@ import {
   type Subject,
   systemClock,
 } from "@tollgate/core";
-import { byokHeaderNames, providerKey } from "./byok.js";
+import { byokHeaderNames, providerKey } from "@tollgate/llm";
 import { cachedIpSubject } from "./ip-cache.js";
 import { inputProblem, PROBLEM_CONTENT_TYPE, type Problem, refusal } from "./problem.js";
 import { clientAddress, type TrustProxy } from "./proxy.js";

@@ -6,8 +6,26 @@
  * import { createGate, resultCache, memoryCache } from "@tollgate/http";
  * const gate = createGate(limiter, { subject: (req) => ({ user: req.userId }) });
  */
-export { BodyMeter, type MeterResult } from "./body-meter.js";
-export { byokHeaderNames, DEFAULT_BYOK_HEADERS, providerKey, stripProviderKey } from "./byok.js";
+// LLM metering lives in @tollgate/llm (shared with the gateway); re-exported here for existing imports.
+export {
+  BodyMeter,
+  byokHeaderNames,
+  DEFAULT_BYOK_HEADERS,
+  DEFAULT_MAX_TOKENS,
+  estimateTokens,
+  type FinishOptions,
+  type MeteredOutcome,
+  type MeterResult,
+  meterNodeResponse,
+  meterWebResponse,
+  promptTokens,
+  providerKey,
+  settleOnce,
+  stripProviderKey,
+  type TokenCostOptions,
+  TokenMeter,
+  usageTokens,
+} from "@tollgate/llm";
 export {
   type CacheResult,
   cacheKey,
@@ -33,19 +51,7 @@ export {
   type TollgateContext,
 } from "./gate.js";
 export { compileTrust, formatIp, ipSubject, parseIp } from "./ip.js";
-export { meterNodeResponse, meterWebResponse } from "./meter.js";
 export { inputProblem, PROBLEM_CONTENT_TYPE, type Problem, refusal } from "./problem.js";
 export { type AddressSource, clientAddress, parseForwarded, parseXForwardedFor, type TrustProxy } from "./proxy.js";
-export {
-  DEFAULT_MAX_TOKENS,
-  estimateTokens,
-  type FinishOptions,
-  type MeteredOutcome,
-  promptTokens,
-  settleOnce,
-  type TokenCostOptions,
-  TokenMeter,
-  usageTokens,
-} from "./tokens.js";
 export { type LimitUsage, readUsage, type UsageReport, usageReport } from "./usage.js";
 export { type Logger, warnOnce } from "./warn.js";

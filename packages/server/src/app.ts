@@ -29,6 +29,7 @@ import type { ServerConfig } from "./config/schema.js";
 import type { ServerContext } from "./context.js";
 import { UnknownNameError } from "./decide.js";
 import { clientErrorHandler, frameworkErrors, installEdge } from "./edge.js";
+import { gatewayRoutes } from "./gateway/routes.js";
 import { openLedger } from "./ledger.js";
 import { createLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -374,6 +375,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
   alertRoutes(app, ctx);
   statsRoutes(app, ctx);
   sessionRoutes(app, ctx);
+  await gatewayRoutes(app, ctx, parseDuration);
   await dashboardRoutes(app);
   await app.ready();
 

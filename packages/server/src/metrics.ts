@@ -214,6 +214,9 @@ export class Metrics {
     };
     const timed: Store = {
       name: store.name,
+      // A synchronous store (memory) stays one: the limiter then never times it out and never
+      // hands its decisions to the fallback, whose separate counters would let budgets overspend.
+      ...(store.synchronous ? { synchronous: true } : {}),
       decide: (request: Parameters<Store["decide"]>[0]) => time("decide", () => store.decide(request)),
       adjust: (items: Parameters<Store["adjust"]>[0]) => time("adjust", () => store.adjust(items)),
       release: (items: Parameters<Store["release"]>[0]) => time("release", () => store.release(items)),

@@ -17,10 +17,10 @@ export function validateObject(input: unknown): asserts input is CheckInput {
 }
 
 /** A whole number of units from 0 to MAX_AMOUNT; absent means 1. */
-export function validateCost(cost: unknown): number {
+export function validateCost(cost: unknown, field = "cost"): number {
   if (cost === undefined) return 1;
   if (typeof cost !== "number" || !Number.isInteger(cost) || cost < 0 || cost > MAX_AMOUNT) {
-    throw new InputError("cost", `must be a whole number from 0 to ${MAX_AMOUNT} (got ${JSON.stringify(cost)})`);
+    throw new InputError(field, `must be a whole number from 0 to ${MAX_AMOUNT} (got ${JSON.stringify(cost)})`);
   }
   return cost;
 }

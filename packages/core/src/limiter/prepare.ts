@@ -38,6 +38,7 @@ export function prepare(
   const { config } = applicable;
   const subject = validateSubject(input.subject);
   const cost = validateCost(input.cost);
+  const microUsd = input.microUsd === undefined ? 0 : validateCost(input.microUsd, "microUsd");
   const category = validateCategory(input.category, config);
   const plan = validatePlan(input.plan ?? applicable.planFor(subject), config);
   validateFlags(input);
@@ -49,7 +50,7 @@ export function prepare(
   const limits = applicable.for(plan, category);
   for (let i = 0; i < limits.length; i++) {
     const { limit, counter } = limits[i] as CompiledLimit;
-    if (byok && (limit.unit === "tokens" || limit.byokExempt)) continue;
+    if (byok && (limit.unit !== "requests" || limit.byokExempt)) continue;
     const id = subjectId(subject, limit.per);
     if (id === undefined) {
       // No silent pass: an identity bug upstream must fail loudly, not open an unlimited budget.
@@ -60,7 +61,8 @@ export function prepare(
       hooks.onSubjectMissing?.(entry, deny ? "deny" : "skip", input);
       continue;
     }
-    const itemCost = limit.unit === "tokens" ? cost : cost > 0 ? 1 : 0;
+    const itemCost =
+      limit.unit === "tokens" ? cost : limit.unit === "usd" ? (cost > 0 ? microUsd : 0) : cost > 0 ? 1 : 0;
     const item: DecideItem = { counter, id, limit, cost: itemCost };
     if (limit.algorithm === "concurrency" && itemCost > 0) item.leaseId = newLeaseId();
     else if (limit.algorithm === "quota") quotas = true;

@@ -87,20 +87,32 @@ export class ChargeLifecycle {
 
   constructor(readonly context: LimiterContext) {}
 
-  async settle(decision: Decision, actualCost: number): Promise<AdjustOutcome> {
+  async settle(decision: Decision, actualCost: number, actualMicroUsd?: number): Promise<AdjustOutcome> {
     const actual = validateCost(actualCost);
+    const actualUsd = actualMicroUsd === undefined ? undefined : validateCost(actualMicroUsd, "microUsd");
     const { receipt } = decision;
     return this.#once(receipt, async (receipt) => {
-      const delta = actual - receipt.cost;
-      if (delta === 0) return APPLIED;
+      // Tokens against the reserved cost; money (when given) against what each usd item reserved.
       const items = receipt.items
-        .filter((item) => item.limit.unit === "tokens")
-        .map((item) => ({ counter: item.counter, id: item.id, limit: item.limit, delta, chargedAt: receipt.at }));
+        .map((item) => ({
+          counter: item.counter,
+          id: item.id,
+          limit: item.limit,
+          delta:
+            item.limit.unit === "tokens"
+              ? actual - receipt.cost
+              : item.limit.unit === "usd" && actualUsd !== undefined
+                ? actualUsd - item.cost
+                : 0,
+          chargedAt: receipt.at,
+        }))
+        .filter((item) => item.delta !== 0);
+      if (items.length === 0) return APPLIED;
       // The ledger keeps what was really used, whether or not the counter store took the adjustment.
       if (this.#firstRecord(receipt)) {
-        const at = delta > 0 ? this.context.clock.now() : receipt.at;
         for (const item of items) {
-          if (item.limit.algorithm !== "concurrency") this.#record(decision, item, delta, at);
+          const at = item.delta > 0 ? this.context.clock.now() : receipt.at;
+          if (item.limit.algorithm !== "concurrency") this.#record(decision, item, item.delta, at);
         }
       }
       return this.#adjust(receipt, items);

@@ -19,7 +19,9 @@ export interface CheckInput {
    * 0 peeks: nothing is charged anywhere.
    */
   cost?: number;
-  /** The caller brings its own provider key: token limits and `byokExempt` limits are skipped. */
+  /** Micro-dollars (1 USD = 1,000,000) for `unit: usd` limits (default 0: they are only checked). */
+  microUsd?: number;
+  /** The caller brings its own provider key: token, money and `byokExempt` limits are skipped. */
   byok?: boolean;
   /** Evaluate without charging. */
   dryRun?: boolean;
@@ -114,7 +116,7 @@ export interface Limiter {
    * charge into debt). A decision is settled or refunded at most once, whichever comes first: a
    * second call changes nothing and answers `applied: false`.
    */
-  settle(decision: Decision, actualCost: number): Promise<AdjustOutcome>;
+  settle(decision: Decision, actualCost: number, actualMicroUsd?: number): Promise<AdjustOutcome>;
   /**
    * Gives back everything an allowed decision charged (the upstream call failed) and releases its
    * leases. At most once per decision, and not after `settle`: a repeat answers `applied: false`.

@@ -1,6 +1,14 @@
 import type { Limiter } from "@tollgate/core";
+import {
+  byokHeaderNames,
+  estimateTokens,
+  meterNodeResponse,
+  promptTokens,
+  settleOnce,
+  stripProviderKey,
+  type TokenCostOptions,
+} from "@tollgate/llm";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { byokHeaderNames, stripProviderKey } from "../byok.js";
 import {
   createGate,
   createUsage,
@@ -10,9 +18,7 @@ import {
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
-import { meterNodeResponse } from "../meter.js";
 import { nodeView } from "../node-view.js";
-import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
 
 declare global {
   namespace Express {

@@ -1,7 +1,15 @@
 import type { Limiter } from "@tollgate/core";
+import {
+  byokHeaderNames,
+  estimateTokens,
+  meterNodeResponse,
+  promptTokens,
+  settleOnce,
+  stripProviderKey,
+  type TokenCostOptions,
+} from "@tollgate/llm";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import fp from "fastify-plugin";
-import { byokHeaderNames, stripProviderKey } from "../byok.js";
 import {
   createGate,
   createUsage,
@@ -11,9 +19,7 @@ import {
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
-import { meterNodeResponse } from "../meter.js";
 import { nodeView } from "../node-view.js";
-import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
 import type { UsageReport } from "../usage.js";
 
 /** Per-route settings (`config: { tollgate: {...} }`), merged over the plugin's; `false` turns limiting off. */

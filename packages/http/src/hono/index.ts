@@ -1,4 +1,5 @@
 import type { Limiter } from "@tollgate/core";
+import { estimateTokens, meterWebResponse, promptTokens, settleOnce, type TokenCostOptions } from "@tollgate/llm";
 import type { Context, Handler, MiddlewareHandler } from "hono";
 import {
   createGate,
@@ -9,8 +10,6 @@ import {
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
-import { meterWebResponse } from "../meter.js";
-import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
 
 /** Context variables set by the middleware: `c.get("tollgate")`. */
 export type TollgateEnv = { Variables: { tollgate: TollgateContext } };

@@ -1,4 +1,5 @@
 import type { Limiter } from "@tollgate/core";
+import { estimateTokens, meterWebResponse, promptTokens, settleOnce, type TokenCostOptions } from "@tollgate/llm";
 import {
   createGate,
   createUsage,
@@ -8,8 +9,6 @@ import {
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
-import { meterWebResponse } from "../meter.js";
-import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
 
 /** Options for Next.js (or any Web `Request`/`Response` runtime). */
 export interface NextRateLimitOptions extends GateOptions<Request> {

@@ -134,6 +134,59 @@ export const configSchema = z.strictObject({
       sessionLifetime: duration.default("8h"),
     })
     .prefault({}),
+  /** The LLM gateway (`/gateway/openai/v1`); absent: no gateway routes. See docs/gateway.md. */
+  gateway: z
+    .strictObject({
+      upstreams: z.strictObject({
+        /** Any OpenAI-compatible server: its base URL (ending in /v1) and the environment variable holding its key. */
+        openai: z.strictObject({
+          baseUrl: z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://api.openai.com/v1" }),
+          apiKeyEnv: z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name")
+            .default("OPENAI_API_KEY"),
+        }),
+      }),
+      /** USD per 1M tokens by model; a dated model (gpt-4o-2024-08-06) takes its family's price (gpt-4o). */
+      prices: z
+        .record(
+          z.string().min(1).max(128),
+          z.strictObject({
+            input: z.number().min(0).max(10_000),
+            output: z.number().min(0).max(10_000),
+            cachedInput: z.number().min(0).max(10_000).optional(),
+          }),
+        )
+        .default({}),
+      /** The category gateway calls are decided in (its limits apply, with the key's plan). */
+      category: z.string().min(1).max(64).default("llm_call"),
+      /** Output tokens reserved when a request names no max_tokens / max_output_tokens. */
+      defaultMaxOutputTokens: z.number().int().min(1).max(1_000_000).default(4096),
+      /** A stream passing the caller's budget: `cut` ends it with an error event; `finish` lets it end and records the debt. */
+      onBudgetExhausted: z.enum(["cut", "finish"]).default("cut"),
+      /** Longest upstream call (a stream included); past it the call is aborted and settled with what it produced. */
+      upstreamTimeout: duration.default("10m"),
+      /** A reservation never settled (its gateway crashed) is released this long after it was made; longer than upstreamTimeout. */
+      reservationTimeout: duration.default("11m"),
+      /** How often each instance looks for expired reservations. */
+      sweepInterval: duration.default("5s"),
+      /** Models each plan may call (and GET /models lists); a plan not named here may call any model. */
+      models: z.record(z.string(), z.array(z.string().min(1).max(128))).default({}),
+      /** Largest request body in bytes. */
+      bodyLimit: z.number().int().min(1024).max(104_857_600).default(10_485_760),
+    })
+    .refine(
+      (gateway) => {
+        try {
+          const ms = (value: string | number) => (typeof value === "number" ? value : parseDuration(value));
+          return ms(gateway.reservationTimeout) > ms(gateway.upstreamTimeout);
+        } catch {
+          return false;
+        }
+      },
+      { path: ["reservationTimeout"], message: "must be longer than upstreamTimeout" },
+    )
+    .optional(),
   limits: limitList.optional(),
   plans: z.record(z.string(), z.strictObject({ limits: limitList })).optional(),
   categories: z

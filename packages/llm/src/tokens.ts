@@ -1,7 +1,7 @@
 import type { Decision, Limiter } from "@tollgate/core";
 
 /** Characters per token for estimates: the usual rule of thumb for English text with GPT-style tokenizers. */
-const CHARS_PER_TOKEN = 4;
+export const CHARS_PER_TOKEN = 4;
 /** Completion budget assumed when a request names none. */
 export const DEFAULT_MAX_TOKENS = 1024;
 /** JSON bodies longer than this are not buffered for their `usage` (the stream estimate is used). */
@@ -24,21 +24,76 @@ export function promptTokens(body: unknown): number {
  * estimateTokens({ max_tokens: 500, messages: [{ role: "user", content: "hi" }] }); // 500 + prompt
  */
 export function estimateTokens(body: unknown, fallbackMax = DEFAULT_MAX_TOKENS): number {
+  return promptTokens(body) + maxOutputTokens(body, fallbackMax);
+}
+
+/**
+ * The most output a request allows: `max_tokens`, `max_completion_tokens` (Chat Completions) or
+ * `max_output_tokens` (Responses API), else `fallbackMax`.
+ */
+export function maxOutputTokens(body: unknown, fallbackMax = DEFAULT_MAX_TOKENS): number {
   const record = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
-  const max = record.max_tokens ?? record.max_completion_tokens;
-  const completion = typeof max === "number" && Number.isInteger(max) && max >= 0 ? max : fallbackMax;
-  return promptTokens(body) + completion;
+  const max = record.max_tokens ?? record.max_completion_tokens ?? record.max_output_tokens;
+  return typeof max === "number" && Number.isInteger(max) && max >= 0 ? max : fallbackMax;
+}
+
+/**
+ * Token counts an OpenAI-compatible upstream reported: Chat Completions and embeddings
+ * (`prompt_tokens`, `completion_tokens`), the Responses API (`input_tokens`, `output_tokens`), and
+ * the cached part of the input where the upstream reports it.
+ */
+export interface TokenUsage {
+  /** Input (prompt) tokens, cached ones included. */
+  input: number;
+  /** Output (completion) tokens. */
+  output: number;
+  /** The part of `input` served from the provider's prompt cache (billed at the cached-input price). */
+  cached: number;
+  total: number;
+}
+
+const count = (value: unknown) =>
+  typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+
+/**
+ * The `usage` of an OpenAI-compatible response, stream chunk or Responses API event
+ * (`response.completed` carries it in `response.usage`), or undefined when it has none.
+ *
+ * @example
+ * usageOf({ usage: { prompt_tokens: 12, completion_tokens: 30, total_tokens: 42 } });
+ * // { input: 12, output: 30, cached: 0, total: 42 }
+ */
+export function usageOf(json: unknown): TokenUsage | undefined {
+  if (typeof json !== "object" || json === null) return undefined;
+  const record = json as { usage?: unknown; response?: { usage?: unknown } };
+  const usage = (record.usage ?? record.response?.usage) as Record<string, unknown> | null | undefined;
+  if (typeof usage !== "object" || usage === null) return undefined;
+  const input = count(usage.prompt_tokens ?? usage.input_tokens);
+  const output = count(usage.completion_tokens ?? usage.output_tokens) ?? 0;
+  const total = count(usage.total_tokens) ?? (input === undefined ? undefined : input + output);
+  if (total === undefined) return undefined;
+  const details = (usage.prompt_tokens_details ?? usage.input_tokens_details) as Record<string, unknown> | undefined;
+  const inputTokens = input ?? Math.max(0, total - output);
+  const cached = Math.min(inputTokens, count(details?.cached_tokens) ?? 0);
+  return { input: inputTokens, output, cached, total };
 }
 
 /** `usage.total_tokens` of an OpenAI-compatible response or stream chunk. */
 export function usageTokens(json: unknown): number | undefined {
-  const usage = (json as { usage?: { total_tokens?: unknown } } | null)?.usage;
-  const total = usage?.total_tokens;
-  return typeof total === "number" && Number.isFinite(total) && total >= 0 ? Math.round(total) : undefined;
+  return usageOf(json)?.total;
 }
 
-function contentOf(json: unknown): string {
-  const choices = (json as { choices?: unknown } | null)?.choices;
+/**
+ * Text an answer produced: chat deltas and messages, completions' `text`, Responses API deltas.
+ * About 4 characters make a token when no usage is reported.
+ */
+export function producedText(json: unknown): string {
+  if (typeof json !== "object" || json === null) return "";
+  const record = json as { choices?: unknown; type?: unknown; delta?: unknown };
+  if (typeof record.type === "string" && record.type.endsWith(".delta") && typeof record.delta === "string") {
+    return record.delta;
+  }
+  const choices = record.choices;
   if (!Array.isArray(choices)) return "";
   return choices
     .map((choice) => choice?.delta?.content ?? choice?.message?.content ?? choice?.text ?? "")
@@ -57,7 +112,7 @@ function contentOf(json: unknown): string {
  * meter.tokens(); // prompt + 1
  */
 export class TokenMeter {
-  #usage: number | undefined;
+  #usage: TokenUsage | undefined;
   #contentChars = 0;
   #bytes = 0;
   #pending = "";
@@ -102,8 +157,8 @@ export class TokenMeter {
     if (data === "" || data === "[DONE]") return;
     try {
       const json: unknown = JSON.parse(data);
-      this.#usage = usageTokens(json) ?? this.#usage;
-      this.#contentChars += contentOf(json).length;
+      this.#usage = usageOf(json) ?? this.#usage;
+      this.#contentChars += producedText(json).length;
     } catch {
       // Not JSON (or cut mid-object): the byte count still measures it.
     }
@@ -116,9 +171,21 @@ export class TokenMeter {
 
   /** Tokens to settle with: reported usage, else the prompt plus an estimate of what was produced. */
   tokens(): number {
-    if (this.#usage !== undefined) return this.#usage;
+    return this.usage().total;
+  }
+
+  /** Output tokens so far: the reported figure, else the text produced so far (about 4 characters a token). */
+  outputTokens(): number {
+    if (this.#usage !== undefined) return this.#usage.output;
     const produced = this.#contentChars > 0 ? this.#contentChars : this.#bytes;
-    return this.prompt + Math.ceil(produced / CHARS_PER_TOKEN);
+    return Math.ceil(produced / CHARS_PER_TOKEN);
+  }
+
+  /** The reported usage, else the prompt estimate plus the output counted so far. */
+  usage(): TokenUsage {
+    if (this.#usage !== undefined) return this.#usage;
+    const output = this.outputTokens();
+    return { input: this.prompt, output, cached: 0, total: this.prompt + output };
   }
 }
 
@@ -127,6 +194,8 @@ export interface MeteredOutcome {
   tokens: number;
   reported: boolean;
   status: number;
+  /** What the call cost in micro-dollars, for `unit: usd` limits (see `costMicroUsd`). */
+  microUsd?: number;
 }
 
 /** How a metered reservation ends. */
@@ -160,7 +229,9 @@ export function settleOnce(
       void limiter.refund(decision);
       return;
     }
-    void limiter.settle(decision, Math.max(0, Math.round(outcome.tokens)));
+    const money =
+      "microUsd" in outcome && outcome.microUsd !== undefined ? Math.max(0, Math.ceil(outcome.microUsd)) : undefined;
+    void limiter.settle(decision, Math.max(0, Math.round(outcome.tokens)), money);
   };
 }
 

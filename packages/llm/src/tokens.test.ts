@@ -1,4 +1,4 @@
-import { estimateTokens, TokenMeter } from "@tollgate/http";
+import { estimateTokens, TokenMeter } from "@tollgate/llm";
 import { describe, expect, it } from "vitest";
 
 describe("token meter", () => {

@@ -1,5 +1,5 @@
 import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
-import { TokenMeter } from "./tokens.js";
+import { TokenMeter, type TokenUsage } from "./tokens.js";
 
 /** Compressed bytes kept for counting at most; past this the reservation stands (LLM answers are far smaller). */
 const MAX_ENCODED_BYTES = 8 << 20;
@@ -88,6 +88,12 @@ export class BodyMeter {
   tokens(): number {
     this.#flushEncoded();
     return this.#text.tokens();
+  }
+
+  /** Input, output and cached tokens (reported, or estimated as `tokens()` is). */
+  usage(): TokenUsage {
+    this.#flushEncoded();
+    return this.#text.usage();
   }
 
   /** Decodes the compressed body once (at the end, or when the client left mid-stream). */
