@@ -3,6 +3,11 @@ import type { Writable } from "node:stream";
 /** Bytes of log lines held in memory while stdout's reader lags, before lines are dropped. */
 export const DEFAULT_LOG_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/** Streams whose reader is gone (EPIPE), shared by every LogOutput over them. */
+const brokenStreams = new WeakSet<Writable>();
+/** Streams with our error listener: one per stream, however many servers a process builds. */
+const watchedStreams = new WeakSet<Writable>();
+
 /**
  * Where the server's JSON log lines go (stdout by default): an asynchronous destination with a
  * bounded buffer, so a slow or stopped log reader can never stall decisions or shutdown.
@@ -25,7 +30,6 @@ export class LogOutput {
   #dropped = 0;
   #droppedInEpisode = 0;
   #full = false;
-  #broken = false;
   /** Called (after the line that ended it) with the count of lines an episode of dropping lost. */
   onDropsEnded: (count: number) => void = () => {};
 
@@ -34,9 +38,10 @@ export class LogOutput {
     readonly limitBytes: number = DEFAULT_LOG_BUFFER_BYTES,
   ) {
     // EPIPE (the reader closed its end) arrives as an error event; unhandled, it would crash the server.
-    stream.on("error", () => {
-      this.#broken = true;
-    });
+    if (!watchedStreams.has(stream)) {
+      watchedStreams.add(stream);
+      stream.on("error", () => brokenStreams.add(stream));
+    }
   }
 
   /** Log lines dropped since start (buffer full, or no reader left). */
@@ -68,22 +73,26 @@ export class LogOutput {
    * true when everything was written; false when lines are still pending (the caller exits anyway).
    */
   flush(timeoutMs: number): Promise<boolean> {
-    const drained = () => this.#broken || this.stream.writableLength === 0;
-    if (drained()) return Promise.resolve(!this.#broken);
+    const drained = () => this.#broken() || this.stream.writableLength === 0;
+    if (drained()) return Promise.resolve(!this.#broken());
     return new Promise((resolve) => {
       const deadline = Date.now() + timeoutMs;
       const poll = setInterval(() => {
         if (drained() || Date.now() >= deadline) {
           clearInterval(poll);
-          resolve(this.stream.writableLength === 0 && !this.#broken);
+          resolve(this.stream.writableLength === 0 && !this.#broken());
         }
       }, 10);
     });
   }
 
+  #broken(): boolean {
+    return brokenStreams.has(this.stream);
+  }
+
   /** Hands the line to the stream when the reader has room for it (within the bound). */
   #accept(line: string): boolean {
-    if (this.#broken || this.stream.destroyed) return false;
+    if (this.#broken() || this.stream.destroyed) return false;
     const pending = this.stream.writableLength;
     // Once full, wait for the reader to take half before accepting again, so that an episode of
     // dropping is one episode (one notice), not a line let through every time a byte drains.
