@@ -123,7 +123,7 @@ try {
   const verdict = [
     `Target ${rate} req/s, achieved ${Math.round(achieved)} req/s over the run (${held ? "held every minute" : "NOT held: some minutes fell more than 5 % short, so the machine, not only the server, set those figures"}).`,
     `RSS ${mib(rssBefore)} MiB before the soak, ${mib(first.rss)} MiB after minute 1, ${mib(last.rss)} MiB after minute ${last.minute}: ${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(1)} % from minute 1 to minute ${last.minute} (${growth < 0.1 ? "under" : "OVER"} the 10 % bound).`,
-    `p99 last/first ${p99Ratio.toFixed(2)}x (${p99Ratio <= 2 ? "stable" : "NOT stable"}); ${result.errors} non-200 answers of ${result.sent}.`,
+    `p99 last/first ${p99Ratio.toFixed(2)}x (${p99Ratio <= 2 ? "stable" : "NOT stable"}; per minute from ${Math.min(...rows.map((r) => r.p99)).toFixed(0)} to ${Math.max(...rows.map((r) => r.p99)).toFixed(0)} ms); ${result.errors} non-200 answers of ${result.sent}.`,
     `Load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (other jobs on the machine).`,
   ].join(" ");
   say(verdict);
