@@ -7,11 +7,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import { paced, percentile } from "./paced.mjs";
 import { machine, table, writeSection } from "./section.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -87,70 +87,25 @@ function cannon(url, duration) {
   });
 }
 
-/**
- * p99 at a steady `rate`: requests released every millisecond, round robin over CONNECTIONS
- * keep-alive sockets, each timed from when it was due, so queueing counts. Not autocannon's
- * overallRate: that sends each second's budget in a burst at the start of the second (a burst
- * at full speed, not half load). Raw sockets because node:http's client saturates first.
- */
-async function paced(url, rate, seconds) {
-  const { hostname, port } = new URL(url);
-  const head = (body) =>
-    `POST /v1/check HTTP/1.1\r\nhost: ${hostname}:${port}\r\nauthorization: ${HEADERS.authorization}\r\n` +
-    `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-  const total = Math.max(1, Math.round(rate * seconds));
-  const latencies = [];
-  let errors = 0;
-  let finished = 0;
-  let done;
-  const allDone = new Promise((resolve) => (done = resolve));
-  const sockets = await Promise.all(
-    Array.from({ length: CONNECTIONS }, () => {
-      const socket = connect({ host: hostname, port: Number(port), noDelay: true });
-      const due = []; // send times of this socket's requests still awaiting an answer, in order
-      let buffer = Buffer.alloc(0);
-      socket.on("data", (chunk) => {
-        buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
-        for (;;) {
-          const end = buffer.indexOf("\r\n\r\n");
-          if (end < 0) return;
-          const length = Number(/content-length: *(\d+)/i.exec(buffer.subarray(0, end).toString("latin1"))?.[1] ?? 0);
-          if (buffer.length < end + 4 + length) return;
-          if (buffer.subarray(9, 12).toString("latin1") !== "200") errors++;
-          latencies.push(performance.now() - due.shift());
-          buffer = buffer.subarray(end + 4 + length);
-          if (++finished === total) done();
-        }
-      });
-      // A dead socket fails its pending requests (and later ones would hang, so stop there).
-      socket.on("error", () => {
-        errors += total - finished;
-        done();
-      });
-      return new Promise((resolve) => socket.on("connect", () => resolve({ socket, due })));
-    }),
-  );
-  const start = performance.now();
-  let sent = 0;
-  const timer = setInterval(() => {
-    const now = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000));
-    for (; sent < now; sent++) {
-      const { socket, due } = sockets[sent % sockets.length];
-      due.push(start + (sent * 1000) / rate);
-      socket.write(head(nextBody()));
-    }
-    if (sent >= total) clearInterval(timer);
-  }, 1);
-  await allDone;
-  for (const { socket } of sockets) socket.destroy();
-  latencies.sort((a, b) => a - b);
-  return { p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0, errors };
+/** p99 at a steady `rate`, timed from when each request was due (bench/paced.mjs). */
+async function steadyP99(url, rate, seconds) {
+  let p99 = 0;
+  const { errors } = await paced({
+    url,
+    headers: HEADERS,
+    nextBody,
+    rate,
+    seconds,
+    connections: CONNECTIONS,
+    onInterval: ({ latencies }) => (p99 = percentile(latencies, 0.99)),
+  });
+  return { p99, errors };
 }
 
 /** One round on one server: maximum rate, then p99 at half that rate. */
 async function round(server) {
   const max = await cannon(server.url, DURATION);
-  const half = await paced(server.url, max.requests.average / 2, DURATION);
+  const half = await steadyP99(server.url, max.requests.average / 2, DURATION);
   return {
     rps: max.requests.average,
     p50: max.latency.p50,

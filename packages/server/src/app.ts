@@ -31,7 +31,8 @@ import { UnknownNameError } from "./decide.js";
 import { clientErrorHandler, frameworkErrors, installEdge } from "./edge.js";
 import { gatewayRoutes } from "./gateway/routes.js";
 import { openLedger } from "./ledger.js";
-import { createLogger } from "./logger.js";
+import { LogOutput } from "./log-output.js";
+import { createLogger, registerLogDropMetric } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { DOCUMENT_INFO, finishDocument, SECURITY_SCHEMES } from "./openapi/document.js";
 import { toOpenApi30 } from "./openapi/downgrade.js";
@@ -64,7 +65,7 @@ export interface CreateServerOptions {
   store?: Store;
   /** An open database to share (tests running several instances on one PGlite). */
   db?: Db;
-  /** Where JSON logs go (default stdout). */
+  /** Where JSON logs go (default stdout, through a bounded buffer that drops rather than blocks). */
   logDestination?: DestinationStream;
 }
 
@@ -153,7 +154,8 @@ function errorProblem(error: FastifyError) {
 export async function createServer(options: CreateServerOptions): Promise<TollgateServer> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const log = createLogger(config.log.level, options.logDestination);
+  const logOutput = options.logDestination ?? new LogOutput(process.stdout, config.log.bufferBytes);
+  const log = createLogger(config.log.level, logOutput);
   const ownsDb = options.db === undefined;
   const database = config.stores.database;
   const db =
@@ -189,6 +191,7 @@ export async function createServer(options: CreateServerOptions): Promise<Tollga
     () => limiterRef?.breakerState ?? "closed",
     () => clock.now(),
   );
+  registerLogDropMetric(metrics.registry, logOutput);
   // Claims go to the raw store: the same counters every instance shares, without the timing wrapper.
   const alerts = await openAlerts({ config, db, store: rawStore, registry: metrics.registry, log });
   let healthLog: StoreHealthLog | undefined;

@@ -2,6 +2,10 @@
 import { parseArgs } from "node:util";
 import { createServer } from "./app.js";
 import { ConfigLoadError, loadConfig } from "./config/load.js";
+import { LogOutput } from "./log-output.js";
+
+/** At most this long, within the shutdown deadline, for stdout's reader to take the last log lines. */
+const LOG_FLUSH_MS = 2000;
 
 const USAGE = `Usage: tollgate serve [--config FILE] [--port 8080] [--host 127.0.0.1]
 
@@ -51,7 +55,9 @@ async function main(argv: string[]) {
     throw error;
   }
   const { config, source } = loaded;
-  const server = await createServer({ config });
+  // The CLI owns stdout's log buffer so that it can flush it, within a deadline, before exiting.
+  const logOutput = new LogOutput(process.stdout, config.log.bufferBytes);
+  const server = await createServer({ config, logDestination: logOutput });
   server.log.info({ source }, `configuration: ${source}`);
   const address = await server.app.listen({ port: config.server.port, host: config.server.host });
   const shown = address.replace("://[::1]", "://localhost").replace("://127.0.0.1", "://localhost");
@@ -77,30 +83,36 @@ async function main(argv: string[]) {
   }
   process.stderr.write(`${lines.join("\n")}\n\n`);
 
-  // Logging must not stop a shutdown: when whoever read stdout is gone, a write fails (EPIPE).
-  const say = (write: () => void) => {
-    try {
-      write();
-    } catch {}
-  };
+  // Nothing here waits on stdout's reader except the bounded flush at the very end: log lines
+  // go through LogOutput, which buffers and then drops rather than blocks, so a stopped log
+  // reader can delay exit by LOG_FLUSH_MS at most and never past server.shutdownTimeout.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const deadline = Date.now() + config.server.shutdownTimeout * 1000;
     const timer = setTimeout(() => {
-      say(() => server.log.error("shutdown timed out; exiting"));
+      server.log.error("shutdown timed out; exiting");
       process.exit(1);
     }, config.server.shutdownTimeout * 1000);
     timer.unref();
-    say(() => server.log.info({ signal }, "shutting down: draining requests, closing stores"));
+    server.log.info({ signal }, "shutting down: draining requests, closing stores");
+    const exit = async (code: number) => {
+      const flushed = await logOutput.flush(Math.max(0, Math.min(LOG_FLUSH_MS, deadline - Date.now())));
+      if (!flushed)
+        process.stderr.write(
+          `tollgate: exiting with ${logOutput.pendingBytes} bytes of log lines unwritten (stdout not read)\n`,
+        );
+      process.exit(code);
+    };
     server.close().then(
       () => {
-        say(() => server.log.info("stopped"));
-        process.exit(0);
+        server.log.info({ droppedLogLines: logOutput.dropped }, "stopped");
+        return exit(0);
       },
       (error: unknown) => {
-        say(() => server.log.error({ err: error }, "error during shutdown"));
-        process.exit(1);
+        server.log.error({ err: error }, "error during shutdown");
+        return exit(1);
       },
     );
   };

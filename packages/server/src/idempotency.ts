@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { type Kysely, sql } from "kysely";
 import { z } from "zod";
 import type { ServerContext } from "./context.js";
-import { PROBLEM_CONTENT_TYPE, PROBLEMS, type Problem, problem } from "./problem.js";
+import { PROBLEM_CONTENT_TYPE, PROBLEMS, type Problem, problem, sendProblem } from "./problem.js";
 import { sha256 } from "./secrets.js";
 
 /** The header of an admin create, as the request schema declares it (validated further by idempotencyOf). */
@@ -154,3 +154,32 @@ export const inProgress = () =>
       field: "Idempotency-Key",
     },
   );
+
+/** Files a create's answer for retries, inside the create's transaction (a no-op without a key). */
+export type FileAnswer = (trx: Kysely<Database>, status: number, body: unknown) => Promise<void>;
+
+/**
+ * An admin create under its `Idempotency-Key` header, start to end: a malformed key answers 400; a
+ * retry answers the first result (422 when the key came with another body); otherwise `create`
+ * runs and calls `file` in its transaction with what it answers; a concurrent request with the same
+ * key that committed first is answered with that result, or 409 while it is still running.
+ */
+export async function idempotentCreate(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  operation: string,
+  create: (file: FileAnswer) => Promise<FastifyReply>,
+): Promise<FastifyReply> {
+  const idempotent = idempotencyOf(ctx, request, operation);
+  if (idempotent === undefined) return create(async () => {});
+  if ("status" in idempotent) return sendProblem(reply, idempotent);
+  const replayed = await replay(ctx, idempotent, reply);
+  if (replayed) return replayed;
+  try {
+    return await create((trx, status, body) => remember(trx, idempotent, status, body));
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    return (await replay(ctx, idempotent, reply)) ?? sendProblem(reply, inProgress());
+  }
+}

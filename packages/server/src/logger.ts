@@ -1,4 +1,6 @@
 import pino, { type DestinationStream, type Logger } from "pino";
+import { Counter, type Registry } from "prom-client";
+import { LogOutput } from "./log-output.js";
 
 /**
  * Paths pino replaces with "[redacted]": bearer tokens, raw API keys, issued secrets and
@@ -75,15 +77,39 @@ export function errorForLog(error: unknown) {
   };
 }
 
-/** The server's JSON logger (pino), with redaction; `destination` lets tests capture it. */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+/**
+ * The server's JSON logger (pino), with redaction. Lines go to `destination`: by default stdout
+ * through a bounded asynchronous buffer (log-output.ts), so a log reader that stops reading never
+ * stalls the server; tests pass a capture stream.
+ */
+export function createLogger(level: string, destination: DestinationStream = new LogOutput()): Logger {
+  const logger = pino(
     {
       level,
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       base: { service: "tollgate" },
       serializers: { req: requestForLog, err: errorForLog },
     },
-    destination ?? pino.destination(1),
+    destination,
   );
+  if (destination instanceof LogOutput) {
+    destination.onDropsEnded = (droppedLines) =>
+      logger.warn({ droppedLines }, "log lines dropped: stdout was not read fast enough (log.bufferBytes full)");
+  }
+  return logger;
+}
+
+/** `tollgate_log_lines_dropped_total`: lines a full log buffer or a vanished reader lost. */
+export function registerLogDropMetric(registry: Registry, destination: DestinationStream): void {
+  let counted = 0;
+  new Counter({
+    name: "tollgate_log_lines_dropped_total",
+    help: "Log lines dropped because stdout's reader did not keep up (buffer of log.bufferBytes full) or was gone.",
+    registers: [registry],
+    collect() {
+      const dropped = destination instanceof LogOutput ? destination.dropped : 0;
+      if (dropped > counted) this.inc(dropped - counted);
+      counted = dropped;
+    },
+  });
 }

@@ -1,75 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { missing, pgCtlBinary, startPostgres } from "@tollgate/testkit";
+import { join } from "node:path";
+import { tollgateCli as CLI, missing, pgCtlBinary, startCli, startPostgres } from "@tollgate/testkit";
 import { describe, expect, it } from "vitest";
 import type { Json } from "./helpers.js";
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli.js");
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  /** stdout alone: the JSON log stream. */
-  logs: () => string;
-  /** stderr alone: the human banner. */
-  banner: () => string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts `tollgate serve` in `cwd` and waits for its "listening" line. */
-async function serve(cwd: string, env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, "serve", "--port", "0"], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  let logs = "";
-  let banner = "";
-  child.stdout?.on("data", (d: Json) => {
-    output += d;
-    logs += d;
-  });
-  child.stderr?.on("data", (d: Json) => {
-    output += d;
-    banner += d;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 60_000);
-    const poll = setInterval(() => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(match[1] as string);
-      }
-    }, 50);
-    child.once("exit", (code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited ${code}:\n${output}`));
-    });
-  });
-  return {
-    child,
-    url,
-    output: () => output,
-    logs: () => logs,
-    banner: () => banner,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once("exit", (code) => resolve(code));
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
-const token = (output: string, role: string) =>
-  new RegExp(`^export TOLLGATE_${role.toUpperCase()}_TOKEN=(\\S+)$`, "m").exec(output)?.[1];
+/** Starts `tollgate serve` in `cwd` and waits for its banner. */
+const serve = (cwd: string, env: Record<string, string> = {}) => startCli({ cwd, env });
 
 async function post(url: string, tokenValue: string, body: unknown) {
   const res = await fetch(url, {
@@ -84,8 +22,8 @@ describe("tollgate serve (real CLI, child process)", () => {
   it("happy: the embedded default starts, prints tokens once, decides, and shuts down cleanly", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "tollgate-cli-"));
     const first = await serve(cwd);
-    const admin = token(first.banner(), "admin");
-    const service = token(first.banner(), "service");
+    const admin = first.adminToken;
+    const service = first.serviceToken;
     expect(admin).toBeDefined();
     expect(service).toBeDefined();
     // first-start tokens are printed once, to stderr, as export lines; never into the JSON log stream
@@ -117,8 +55,8 @@ describe("tollgate serve (real CLI, child process)", () => {
   it("happy: a clean restart of the embedded default continues the month's usage (the newcomer scenario)", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "tollgate-cli-"));
     const first = await serve(cwd);
-    const admin = token(first.output(), "admin") as string;
-    const service = token(first.output(), "service") as string;
+    const admin = first.adminToken as string;
+    const service = first.serviceToken as string;
     const key = await post(`${first.url}/v1/admin/keys`, admin, { owner: "org:newcomer", plan: "free" });
     for (let i = 0; i < 10; i++) {
       expect(

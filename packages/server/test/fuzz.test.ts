@@ -33,6 +33,7 @@ function expectClean(report: FuzzReport) {
   expect(report.victimsCharged).toEqual([]);
   expect(report.victimsChecked).toBeGreaterThan(0);
   expect(report.secretsInLogs).toBe(0);
+  expect(report.logLinesDropped, "every log line reached the leak check").toBe(0);
   expect(report.firstStartTokensOnStderr).toBe(true);
   expect(report.violations).toEqual([]);
 }

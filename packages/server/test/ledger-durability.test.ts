@@ -1,22 +1,22 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { type Db, openDb } from "@tollgate/db";
 import {
   missing,
   type PostgresServer,
   pgCtlBinary,
   type RedisServer,
+  type RunningCli,
   redisCliBinary,
   redisServerBinary,
+  startCli,
   startPostgres,
   startRedis,
 } from "@tollgate/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli.js");
 const SERVICE = "durability-service-token-0123456789";
 const ADMIN = "durability-admin-token-0123456789";
 const FLUSH_MS = 1000;
@@ -33,47 +33,17 @@ const CONFIG = {
   },
 };
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-  output(): string;
-}
-
-async function serve(env: Record<string, string>): Promise<Running> {
+/** The real CLI with this test's configuration file, in a fresh directory. */
+function serve(env: Record<string, string>): Promise<RunningCli> {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-durability-"));
   const file = join(dir, "tollgate.json");
   writeFileSync(file, JSON.stringify(CONFIG));
-  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--config", file], {
+  return startCli({
     cwd: dir,
-    env: { PATH: process.env.PATH ?? "", TOLLGATE_SERVICE_TOKEN: SERVICE, TOLLGATE_ADMIN_TOKEN: ADMIN, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    args: ["--config", file],
+    env: { TOLLGATE_SERVICE_TOKEN: SERVICE, TOLLGATE_ADMIN_TOKEN: ADMIN, ...env },
+    startTimeoutMs: 90_000,
   });
-  let output = "";
-  child.stdout?.on("data", (d) => {
-    output += d;
-  });
-  child.stderr?.on("data", (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 90_000);
-    const poll = setInterval(() => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(match[1] as string);
-      }
-    }, 50);
-    void exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited ${code}:\n${output}`));
-    });
-  });
-  return { child, url, exited, output: () => output };
 }
 
 async function check(url: string, key: string, plan: string): Promise<boolean> {
@@ -232,7 +202,7 @@ describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))(
         try {
           const race = async (key: string) => {
             const answers = await Promise.all(
-              Array.from({ length: 256 }, (_, i) => check((servers[i % 4] as Running).url, key, "metered")),
+              Array.from({ length: 256 }, (_, i) => check((servers[i % 4] as RunningCli).url, key, "metered")),
             );
             return answers.filter(Boolean).length;
           };
@@ -240,7 +210,7 @@ describe.skipIf(missing(pgCtlBinary, "PostgreSQL 15 (pg_ctl, initdb)"))(
             for (let i = 0; i < n; i += 25) {
               await Promise.all(
                 Array.from({ length: Math.min(25, n - i) }, (_, j) =>
-                  check((servers[(i + j) % 4] as Running).url, key, "metered"),
+                  check((servers[(i + j) % 4] as RunningCli).url, key, "metered"),
                 ),
               );
             }

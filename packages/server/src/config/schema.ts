@@ -1,5 +1,6 @@
 import { parseDuration } from "@tollgate/core";
 import { z } from "zod";
+import { DEFAULT_LOG_BUFFER_BYTES } from "../log-output.js";
 
 /** A duration as people write it (`500ms`, `2s`, `1m`) or milliseconds. */
 const duration = z.union([z.string().regex(/^\d+(ms|s|m|h)$/, "a duration such as 500ms, 2s or 1m"), z.number().int()]);
@@ -31,6 +32,11 @@ export const configSchema = z.strictObject({
       requests: z.boolean().default(true),
       /** While decisions are degraded, one summary line (their count) per this interval. */
       degradedSummaryInterval: duration.default("10s"),
+      /**
+       * Bytes of log lines held while stdout's reader lags; past it, lines are dropped (counted in
+       * tollgate_log_lines_dropped_total) rather than blocking decisions or shutdown.
+       */
+      bufferBytes: z.number().int().min(65_536).max(1_073_741_824).default(DEFAULT_LOG_BUFFER_BYTES),
     })
     .prefault({}),
   stores: z

@@ -1,14 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { startCli } from "@tollgate/testkit";
 import { Random } from "./random.js";
 import { type FuzzRequest, FuzzState, type Json, nextRequest, ROUTES } from "./requests.js";
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli.js");
 /** Statuses whose problem document must name the field at fault. */
 const FIELD_REQUIRED = new Set([400, 405, 413, 414, 415, 431]);
 
@@ -64,6 +62,11 @@ export interface FuzzReport {
   victimsCharged: string[];
   secretsIssued: number;
   secretsInLogs: number;
+  /**
+   * Log lines the server dropped because this runner read its stdout too slowly (from its
+   * "stopped" line; -1 when that line is missing): lines not in the log were not checked for leaks.
+   */
+  logLinesDropped: number;
   /** Where each leaked secret was found (the line, with the secret masked). */
   leaks: string[];
   firstStartTokensOnStderr: boolean;
@@ -151,44 +154,6 @@ function leakFinder(secrets: Iterable<string>) {
   };
 }
 
-async function startCli(cwd: string, env: Record<string, string>, logFile: string) {
-  const child = spawn(process.execPath, [CLI, "serve", "--port", "0"], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs = createWriteStream(logFile);
-  child.stdout?.pipe(logs);
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${stderr}`)), 120_000);
-    const poll = setInterval(() => {
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(match[1] as string);
-      }
-    }, 50);
-    child.once("exit", (code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`server exited ${code}:\n${stderr}`));
-    });
-  });
-  return { child, url, stderr: () => stderr, logs };
-}
-
-const stop = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once("exit", (code) => resolve(code));
-    child.kill("SIGTERM");
-  });
-
 /**
  * Runs the hostile-input suite against the real CLI (`tollgate serve`, a child process) on a
  * fresh database: `requests` generated requests from `seed`, then the end-of-run invariants.
@@ -201,11 +166,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const env: Record<string, string> = options.databaseUrl
     ? { TOLLGATE_DATABASE_URL: options.databaseUrl }
     : { TOLLGATE_DATA_DIR: join(cwd, "pglite") };
-  const server = await startCli(cwd, { ...env, TOLLGATE_LOG_LEVEL: "info" }, logFile);
+  const server = await startCli({ cwd, env: { ...env, TOLLGATE_LOG_LEVEL: "info" }, stdout: { file: logFile } });
   const port = Number(new URL(server.url).port);
-  const admin = /^export TOLLGATE_ADMIN_TOKEN=(\S+)$/m.exec(server.stderr())?.[1];
-  const service = /^export TOLLGATE_SERVICE_TOKEN=(\S+)$/m.exec(server.stderr())?.[1];
-  if (!admin || !service) throw new Error(`no first-start tokens on stderr:\n${server.stderr()}`);
+  const { adminToken: admin, serviceToken: service } = server;
+  if (!admin || !service) throw new Error(`no first-start tokens on stderr:\n${server.banner()}`);
   const state = new FuzzState(admin, service);
   const random = new Random(options.seed);
   const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency ?? 8 });
@@ -235,6 +199,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     victimsCharged: [],
     secretsIssued: 0,
     secretsInLogs: 0,
+    logLinesDropped: 0,
     leaks: [],
     firstStartTokensOnStderr: false,
     routesNotFuzzed: [],
@@ -387,8 +352,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     }
   } finally {
     agent.destroy();
-    report.exitCode = await stop(server.child);
-    await new Promise((resolve) => server.logs.end(resolve));
+    report.exitCode = await server.stop();
   }
 
   // No secret issued during the run in the JSON logs (stdout); on stderr, only the two
@@ -396,7 +360,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   report.secretsIssued = state.secrets.size;
   const logs = readFileSync(logFile, "utf8");
   const inLogs = leakFinder(state.secrets)(logs);
-  const stderr = server.stderr();
+  const stderr = server.banner();
   const onStderr = leakFinder(state.secrets)(stderr);
   const firstStart = [admin, service];
   report.firstStartTokensOnStderr = firstStart.every((t) => stderr.split(t).length === 2);
@@ -415,6 +379,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         .slice(0, 600),
     );
   }
+  report.logLinesDropped = Number(/"droppedLogLines":(\d+).*"msg":"stopped"/.exec(logs)?.[1] ?? -1);
   if (logs.length < 1000) report.secretsInLogs = -1; // no logs captured: the check would prove nothing
   report.durationMs = Date.now() - started;
   rmSync(cwd, { recursive: true, force: true });
@@ -437,7 +402,7 @@ export function formatReport(report: FuzzReport): string {
     `  5xx: ${report.serverErrors} (501 of unbuilt usage/history: ${report.unimplemented501}); not problem+json: ${report.nonProblem}; problem without field: ${report.missingField}; no answer: ${report.noAnswer}; raw requests closed without answer: ${report.rawClosedWithoutAnswer}`,
     `  health: ${report.healthProbes} probes, ${report.healthFailures} failed; ready at end: ${report.readyAtEnd}; exit code ${report.exitCode}`,
     `  audit entries: ${report.auditFound} found, ${report.auditExpected} expected${report.auditFound === report.auditExpected ? "" : ` (accepted writes ${JSON.stringify(report.acceptedWrites)}, entries ${JSON.stringify(report.auditByAction)})`}; untouched victims checked: ${report.victimsChecked}, charged: ${report.victimsCharged.length}`,
-    `  secrets issued: ${report.secretsIssued}, found in logs: ${report.secretsInLogs}; first-start tokens once on stderr: ${report.firstStartTokensOnStderr}`,
+    `  secrets issued: ${report.secretsIssued}, found in logs: ${report.secretsInLogs} (log lines dropped: ${report.logLinesDropped}); first-start tokens once on stderr: ${report.firstStartTokensOnStderr}`,
     `  routes not fuzzed: ${report.routesNotFuzzed.length === 0 ? "none" : report.routesNotFuzzed.join(", ")}`,
   ].join("\n");
 }

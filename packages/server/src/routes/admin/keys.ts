@@ -2,15 +2,7 @@ import { ConfigError } from "@tollgate/core";
 import { z } from "zod";
 import { type KeyRecord, mergeOverrides, overridePlanName } from "../../catalog.js";
 import type { ServerContext } from "../../context.js";
-import {
-  IDEMPOTENCY_HEADER,
-  IDEMPOTENCY_PROBLEMS,
-  idempotencyOf,
-  inProgress,
-  isDuplicateKey,
-  remember,
-  replay,
-} from "../../idempotency.js";
+import { IDEMPOTENCY_HEADER, IDEMPOTENCY_PROBLEMS, idempotentCreate } from "../../idempotency.js";
 import { route } from "../../openapi/operation.js";
 import { PROBLEMS, problem, sendProblem } from "../../problem.js";
 import { idParams, limitSpecSchema } from "../../schemas.js";
@@ -171,43 +163,37 @@ export function keyRoutes(app: App, ctx: ServerContext) {
     }),
     async (request, reply) => {
       const { owner, plan, name, scopes = [], expiresAt } = request.body;
-      const idempotent = idempotencyOf(ctx, request, "key.create");
-      if (idempotent && "status" in idempotent) return sendProblem(reply, idempotent);
-      if (idempotent) {
-        const replayed = await replay(ctx, idempotent, reply);
-        if (replayed) return replayed;
-      }
-      if (!catalog.plans.has(plan)) {
-        return sendProblem(
-          reply,
-          problem(
-            PROBLEMS.validationFailed,
-            `plan: unknown plan "${plan}" (known: ${[...catalog.plans.keys()].join(", ")})`,
-            {
-              field: "plan",
-            },
-          ),
-        );
-      }
-      const id = randomId("key");
-      const secret = newApiKeySecret();
-      const createdAt = new Date();
-      const created = {
-        id,
-        name: name ?? null,
-        prefix: displayPrefix(secret),
-        owner,
-        plan,
-        scopes,
-        status: "active" as const,
-        expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null,
-        overrides: [],
-        createdAt: createdAt.toISOString(),
-        secret,
-      };
-      if (expiresAt && new Date(expiresAt).getTime() <= ctx.clock.now())
-        (created as { status: string }).status = "expired";
-      try {
+      return idempotentCreate(ctx, request, reply, "key.create", async (file) => {
+        if (!catalog.plans.has(plan)) {
+          return sendProblem(
+            reply,
+            problem(
+              PROBLEMS.validationFailed,
+              `plan: unknown plan "${plan}" (known: ${[...catalog.plans.keys()].join(", ")})`,
+              {
+                field: "plan",
+              },
+            ),
+          );
+        }
+        const id = randomId("key");
+        const secret = newApiKeySecret();
+        const createdAt = new Date();
+        const created = {
+          id,
+          name: name ?? null,
+          prefix: displayPrefix(secret),
+          owner,
+          plan,
+          scopes,
+          status: "active" as const,
+          expiresAt: expiresAt ? new Date(expiresAt).toISOString() : null,
+          overrides: [],
+          createdAt: createdAt.toISOString(),
+          secret,
+        };
+        if (expiresAt && new Date(expiresAt).getTime() <= ctx.clock.now())
+          (created as { status: string }).status = "expired";
         await catalog.change(
           {
             actor: actorOf(request),
@@ -233,14 +219,11 @@ export function keyRoutes(app: App, ctx: ServerContext) {
                 revoked_at: null,
               })
               .execute();
-            if (idempotent) await remember(trx, idempotent, 201, created);
+            await file(trx, 201, created);
           },
         );
-      } catch (error) {
-        if (!idempotent || !isDuplicateKey(error)) throw error;
-        return (await replay(ctx, idempotent, reply)) ?? sendProblem(reply, inProgress());
-      }
-      return reply.code(201).send(created);
+        return reply.code(201).send(created);
+      });
     },
   );
 

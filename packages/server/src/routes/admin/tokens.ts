@@ -1,14 +1,6 @@
 import { z } from "zod";
 import type { ServerContext } from "../../context.js";
-import {
-  IDEMPOTENCY_HEADER,
-  IDEMPOTENCY_PROBLEMS,
-  idempotencyOf,
-  inProgress,
-  isDuplicateKey,
-  remember,
-  replay,
-} from "../../idempotency.js";
+import { IDEMPOTENCY_HEADER, IDEMPOTENCY_PROBLEMS, idempotentCreate } from "../../idempotency.js";
 import { route } from "../../openapi/operation.js";
 import { PROBLEMS, problem, sendProblem } from "../../problem.js";
 import { idParams } from "../../schemas.js";
@@ -107,17 +99,11 @@ export function tokenRoutes(app: App, ctx: ServerContext) {
     }),
     async (request, reply) => {
       const { name, role } = request.body;
-      const idempotent = idempotencyOf(ctx, request, "token.create");
-      if (idempotent && "status" in idempotent) return sendProblem(reply, idempotent);
-      if (idempotent) {
-        const replayed = await replay(ctx, idempotent, reply);
-        if (replayed) return replayed;
-      }
-      const id = randomId("tok");
-      const token = newToken(role);
-      const createdAt = new Date();
-      const created = { id, name, role, prefix: displayPrefix(token), createdAt: createdAt.toISOString(), token };
-      try {
+      return idempotentCreate(ctx, request, reply, "token.create", async (file) => {
+        const id = randomId("tok");
+        const token = newToken(role);
+        const createdAt = new Date();
+        const created = { id, name, role, prefix: displayPrefix(token), createdAt: createdAt.toISOString(), token };
         await ctx.catalog.change(
           { actor: actorOf(request), action: "token.create", target: `token:${id}`, detail: { name, role } },
           async (trx) => {
@@ -134,14 +120,11 @@ export function tokenRoutes(app: App, ctx: ServerContext) {
                 revoked_at: null,
               })
               .execute();
-            if (idempotent) await remember(trx, idempotent, 201, created);
+            await file(trx, 201, created);
           },
         );
-      } catch (error) {
-        if (!idempotent || !isDuplicateKey(error)) throw error;
-        return (await replay(ctx, idempotent, reply)) ?? sendProblem(reply, inProgress());
-      }
-      return reply.code(201).send(created);
+        return reply.code(201).send(created);
+      });
     },
   );
   app.delete(
