@@ -2,14 +2,15 @@ import type { Limiter } from "@tollgate/core";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { byokHeaderNames, stripProviderKey } from "../byok.js";
 import {
-  createGate,
   createUsage,
   type GateOptions,
   type GateResult,
+  gateOf,
   holdsLease,
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
+import { isPromiseLike } from "../maybe.js";
 import { meterNodeResponse } from "../meter.js";
 import { nodeView } from "../node-view.js";
 import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
@@ -43,21 +44,15 @@ export interface ExpressRateLimitOptions extends GateOptions<Request> {
  * import { rateLimit } from "@tollgate/http/express";
  * app.post("/api/ai/triage", rateLimit(limiter, { subject: (req) => ({ user: req.user.id }) }), handler);
  */
-export function rateLimit(limiter: Limiter | null | undefined, options: ExpressRateLimitOptions = {}): RequestHandler {
+export function rateLimit(limiter: Limiter, options: ExpressRateLimitOptions = {}): RequestHandler {
   const { tokens, onDenied } = options;
   const estimate = tokens
     ? ((tokens === true ? undefined : tokens.estimate) ?? ((req) => estimateTokens(req.body)))
     : undefined;
-  const gate = createGate<Request>(limiter, estimate ? { ...options, cost: estimate } : options);
+  const gate = gateOf<Request>(limiter, estimate ? { ...options, cost: estimate } : options);
   const byokHeaders = byokHeaderNames(options.byok);
 
-  return async function tollgateRateLimit(req, res, next) {
-    let result: GateResult;
-    try {
-      result = await gate(req, nodeView(req));
-    } catch (error) {
-      return next(error);
-    }
+  function apply(req: Request, res: Response, next: NextFunction, result: GateResult) {
     stripProviderKey(req.headers, byokHeaders);
     if (result.action === "respond") {
       // `res.set` gives the problem's Content-Type Express's charset handling.
@@ -78,8 +73,21 @@ export function rateLimit(limiter: Limiter | null | undefined, options: ExpressR
         settleOnce(limiter, decision, tokens === true ? {} : tokens || {}),
       );
     // Only leases need the close event; a listener per request would cost every other route too.
-    if (holdsLease(limiter, decision)) res.once("close", () => releaseWhenDone(limiter, decision));
+    if (holdsLease(decision)) res.once("close", () => releaseWhenDone(limiter, decision));
     next();
+  }
+
+  // Not async: on a synchronous store the whole gate answers at once, and the request goes on
+  // without a single microtask.
+  return function tollgateRateLimit(req, res, next) {
+    let result: ReturnType<typeof gate>;
+    try {
+      result = gate(req, nodeView(req));
+    } catch (error) {
+      return next(error);
+    }
+    if (isPromiseLike(result)) return result.then((settled) => apply(req, res, next, settled), next);
+    return apply(req, res, next, result);
   };
 }
 
@@ -89,7 +97,7 @@ export function rateLimit(limiter: Limiter | null | undefined, options: ExpressR
  * @example
  * app.get("/api/usage", usage(limiter, { subject: (req) => (req.user ? { user: req.user.id } : undefined) }));
  */
-export function usage(limiter: Limiter | null | undefined, options: GateOptions<Request> = {}): RequestHandler {
+export function usage(limiter: Limiter, options: GateOptions<Request> = {}): RequestHandler {
   const read = createUsage<Request>(limiter, options);
   return async function tollgateUsage(req, res, next) {
     try {

@@ -3,14 +3,15 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHan
 import fp from "fastify-plugin";
 import { byokHeaderNames, stripProviderKey } from "../byok.js";
 import {
-  createGate,
   createUsage,
   type GateOptions,
   type GateResult,
+  gateOf,
   holdsLease,
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
+import { isPromiseLike } from "../maybe.js";
 import { meterNodeResponse } from "../meter.js";
 import { nodeView } from "../node-view.js";
 import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
@@ -23,7 +24,7 @@ export interface TollgateRouteConfig extends GateOptions<FastifyRequest> {
 }
 
 export interface TollgatePluginOptions extends TollgateRouteConfig {
-  limiter: Limiter | null | undefined;
+  limiter: Limiter;
   /** Limit every route, not only those with `config.tollgate`. Default false. */
   global?: boolean;
   /** Answer denials yourself (the headers are already on the reply). */
@@ -43,7 +44,7 @@ declare module "fastify" {
     tollgate: TollgateContext | null;
   }
   interface FastifyInstance {
-    tollgate: { limiter: Limiter | null | undefined; usage(request: FastifyRequest): Promise<UsageReport> };
+    tollgate: { limiter: Limiter; usage(request: FastifyRequest): Promise<UsageReport> };
   }
 }
 
@@ -67,16 +68,16 @@ const plugin: FastifyPluginAsync<TollgatePluginOptions> = async (fastify, plugin
     const estimate = tokens
       ? ((tokens === true ? undefined : tokens.estimate) ?? ((request: FastifyRequest) => estimateTokens(request.body)))
       : undefined;
-    const gate = createGate<FastifyRequest>(limiter, estimate ? { ...options, cost: estimate } : options);
+    const gate = gateOf<FastifyRequest>(limiter, estimate ? { ...options, cost: estimate } : options);
     const byokHeaders = byokHeaderNames(options.byok);
 
-    const tollgateHook: onRequestHookHandler = async function tollgateHook(request, reply) {
-      const result = await gate(request, nodeView(request.raw));
+    /** Continues (undefined), or answers the denial (a promise Fastify waits for before it stops). */
+    function apply(request: FastifyRequest, reply: FastifyReply, result: GateResult): Promise<unknown> | undefined {
       stripProviderKey(request.headers, byokHeaders);
       reply.headers(result.headers);
       if (result.action === "respond") {
-        if (onDenied) return onDenied(request, reply, result);
-        return reply.code(result.status).send(JSON.stringify(result.body));
+        if (onDenied) return Promise.resolve(onDenied(request, reply, result));
+        return Promise.resolve(reply.code(result.status).send(JSON.stringify(result.body)));
       }
       request.tollgate = result.context;
       const { decision } = result.context;
@@ -88,7 +89,18 @@ const plugin: FastifyPluginAsync<TollgatePluginOptions> = async (fastify, plugin
         );
       }
       // Only leases need the close event; a listener per request would cost every other route too.
-      if (holdsLease(limiter, decision)) reply.raw.once("close", () => releaseWhenDone(limiter, decision));
+      if (holdsLease(decision)) reply.raw.once("close", () => releaseWhenDone(limiter, decision));
+      return undefined;
+    }
+
+    // Not async: on a synchronous store it calls `done` at once, without a promise per request.
+    // Whenever it returns a promise instead, Fastify waits for that and `done` is not called.
+    const tollgateHook: onRequestHookHandler = function tollgateHook(request, reply, done) {
+      const result = gate(request, nodeView(request.raw));
+      if (isPromiseLike(result)) return result.then((settled) => apply(request, reply, settled));
+      const answering = apply(request, reply, result);
+      if (answering !== undefined) return answering;
+      done();
     };
     // Before body parsing when possible (cheapest rejection); token estimates need the parsed body.
     const phase = estimate ? "preHandler" : "onRequest";
@@ -117,7 +129,7 @@ export default tollgate;
  * @example
  * app.get("/api/usage", usageHandler(limiter, { subject: (req) => ({ user: req.headers["x-user"] as string }) }));
  */
-export function usageHandler(limiter: Limiter | null | undefined, options: GateOptions<FastifyRequest> = {}) {
+export function usageHandler(limiter: Limiter, options: GateOptions<FastifyRequest> = {}) {
   const read = createUsage<FastifyRequest>(limiter, options);
   return async function tollgateUsage(request: FastifyRequest, reply: FastifyReply) {
     const { status, body } = await read(request, nodeView(request.raw));

@@ -40,10 +40,7 @@ const jsonBody = (c: Context) => c.req.json<unknown>().catch(() => undefined);
  * import { rateLimit } from "@tollgate/http/hono";
  * app.use("/v1/*", rateLimit(limiter, { subject: (c) => ({ key: c.req.header("x-api-key") }) }));
  */
-export function rateLimit(
-  limiter: Limiter | null | undefined,
-  options: HonoRateLimitOptions = {},
-): MiddlewareHandler<TollgateEnv> {
+export function rateLimit(limiter: Limiter, options: HonoRateLimitOptions = {}): MiddlewareHandler<TollgateEnv> {
   const { tokens, onDenied } = options;
   const remoteAddress = options.remoteAddress ?? nodeServerAddress;
   const estimate = tokens
@@ -79,7 +76,7 @@ export function rateLimit(
  * app.get("/api/usage", usage(limiter, { subject: (c) => ({ user: c.get("userId") }) }));
  */
 export function usage(
-  limiter: Limiter | null | undefined,
+  limiter: Limiter,
   options: GateOptions<Context> & { remoteAddress?: (c: Context) => string | undefined } = {},
 ): Handler {
   const read = createUsage<Context>(limiter, options);
