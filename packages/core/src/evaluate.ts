@@ -12,6 +12,7 @@ export interface Evaluation {
  * every item is evaluated; if any enforced item does not fit, nothing is charged; otherwise (when
  * `charge` is set) every item is, monitors included. Stores that can run it in-process (memory)
  * call it directly; the others reimplement it and are held to it by the conformance suite.
+ * It runs on every decision of the memory store, so it allocates only what it returns.
  */
 export function evaluateDecision(
   states: readonly (CounterState | undefined)[],
@@ -19,24 +20,8 @@ export function evaluateDecision(
   charge: boolean,
   now: number,
 ): Evaluation {
-  const next: (CounterState | undefined)[] = new Array(items.length);
-  const result = evaluateInto(states, items, charge, now, next);
-  return { result, next: result.charged ? next : undefined };
-}
-
-/**
- * {@link evaluateDecision} writing the states to store into `next` (meaningful when the result
- * says `charged`): the memory store hands in an array it reuses, so a decision allocates only
- * the answer it returns and what the reference algorithms build.
- */
-export function evaluateInto(
-  states: readonly (CounterState | undefined)[],
-  items: readonly DecideItem[],
-  charge: boolean,
-  now: number,
-  next: (CounterState | undefined)[],
-): DecideResult {
   const count = items.length;
+  const next: (CounterState | undefined)[] = new Array(count);
   const outcomes: Outcome[] = new Array(count);
   let enforcedFit = true;
   for (let i = 0; i < count; i++) {
@@ -69,5 +54,5 @@ export function evaluateInto(
       outcome.crossed = algorithm.charge(states[i], item.limit, 0, now).fits;
     }
   }
-  return { now, charged, outcomes };
+  return { result: { now, charged, outcomes }, next: charged ? next : undefined };
 }

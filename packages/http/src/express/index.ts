@@ -13,6 +13,7 @@ import {
 import { isPromiseLike } from "../maybe.js";
 import { meterNodeResponse } from "../meter.js";
 import { nodeView } from "../node-view.js";
+import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
 
 declare global {
@@ -102,7 +103,7 @@ export function usage(limiter: Limiter, options: GateOptions<Request> = {}): Req
   return async function tollgateUsage(req, res, next) {
     try {
       const { status, body } = await read(req, nodeView(req));
-      if (status !== 200) res.type("application/problem+json");
+      if (status !== 200) res.type(PROBLEM_CONTENT_TYPE);
       res.status(status).json(body);
     } catch (error) {
       next(error);

@@ -14,6 +14,7 @@ import {
 import { isPromiseLike } from "../maybe.js";
 import { meterNodeResponse } from "../meter.js";
 import { nodeView } from "../node-view.js";
+import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
 import type { UsageReport } from "../usage.js";
 
@@ -133,7 +134,7 @@ export function usageHandler(limiter: Limiter, options: GateOptions<FastifyReque
   const read = createUsage<FastifyRequest>(limiter, options);
   return async function tollgateUsage(request: FastifyRequest, reply: FastifyReply) {
     const { status, body } = await read(request, nodeView(request.raw));
-    if (status !== 200) reply.type("application/problem+json");
+    if (status !== 200) reply.type(PROBLEM_CONTENT_TYPE);
     return reply.code(status).send(body);
   };
 }

@@ -10,6 +10,7 @@ import {
   type TollgateContext,
 } from "../gate.js";
 import { meterWebResponse } from "../meter.js";
+import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
 
 /** Context variables set by the middleware: `c.get("tollgate")`. */
@@ -83,7 +84,7 @@ export function usage(
   const remoteAddress = options.remoteAddress ?? nodeServerAddress;
   return async function tollgateUsage(c) {
     const { status, body } = await read(c, view(c, remoteAddress));
-    return c.json(body, status as 200, status === 200 ? {} : { "Content-Type": "application/problem+json" });
+    return c.json(body, status as 200, status === 200 ? {} : { "Content-Type": PROBLEM_CONTENT_TYPE });
   };
 }
 

@@ -9,6 +9,7 @@ import {
   type TollgateContext,
 } from "../gate.js";
 import { meterWebResponse } from "../meter.js";
+import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 import { estimateTokens, promptTokens, settleOnce, type TokenCostOptions } from "../tokens.js";
 
 /** Options for Next.js (or any Web `Request`/`Response` runtime). */
@@ -127,7 +128,7 @@ export function usageRoute(
   const read = createUsage<Request>(limiter, options);
   return async function tollgateUsage(request) {
     const { status, body } = await read(request, view(request, options));
-    const type = status === 200 ? "application/json" : "application/problem+json";
+    const type = status === 200 ? "application/json" : PROBLEM_CONTENT_TYPE;
     return new Response(JSON.stringify(body), { status, headers: { "Content-Type": type } });
   };
 }
