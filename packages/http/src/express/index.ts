@@ -59,8 +59,7 @@ export function rateLimit(limiter: Limiter, options: ExpressRateLimitOptions = {
       // `res.set` gives the problem's Content-Type Express's charset handling.
       res.set(result.headers);
       if (onDenied) return onDenied(req, res, next, result);
-      res.status(result.status).send(JSON.stringify(result.body));
-      return;
+      return void res.status(result.status).send(JSON.stringify(result.body));
     }
     // Plain RateLimit fields: `setHeader` writes the same bytes as `res.set` without its per-field
     // Content-Type checks and string conversions.
@@ -78,17 +77,15 @@ export function rateLimit(limiter: Limiter, options: ExpressRateLimitOptions = {
     next();
   }
 
-  // Not async: on a synchronous store the whole gate answers at once, and the request goes on
-  // without a single microtask.
+  // Not async: on a synchronous store (memory) the request goes on without a single microtask.
   return function tollgateRateLimit(req, res, next) {
-    let result: ReturnType<typeof gate>;
     try {
-      result = gate(req, nodeView(req));
+      const result = gate(req, nodeView(req));
+      if (!isPromiseLike(result)) return apply(req, res, next, result);
+      return result.then((settled) => apply(req, res, next, settled), next);
     } catch (error) {
       return next(error);
     }
-    if (isPromiseLike(result)) return result.then((settled) => apply(req, res, next, settled), next);
-    return apply(req, res, next, result);
   };
 }
 

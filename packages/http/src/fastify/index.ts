@@ -94,12 +94,13 @@ const plugin: FastifyPluginAsync<TollgatePluginOptions> = async (fastify, plugin
       return undefined;
     }
 
-    // Not async: on a synchronous store it calls `done` at once, without a promise per request.
-    // Whenever it returns a promise instead, Fastify waits for that and `done` is not called.
+    // Not async: on a synchronous store (memory) it calls `done` at once, without a promise.
+    // When it returns a promise instead, Fastify waits for that and `done` is not called.
     const tollgateHook: onRequestHookHandler = function tollgateHook(request, reply, done) {
       const result = gate(request, nodeView(request.raw));
-      if (isPromiseLike(result)) return result.then((settled) => apply(request, reply, settled));
-      const answering = apply(request, reply, result);
+      const answering = isPromiseLike(result)
+        ? result.then((settled) => apply(request, reply, settled))
+        : apply(request, reply, result);
       if (answering !== undefined) return answering;
       done();
     };
