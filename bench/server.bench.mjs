@@ -60,7 +60,7 @@ function start(command, args, env = {}) {
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), 180_000);
     const poll = setInterval(() => {
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (!match) return;
