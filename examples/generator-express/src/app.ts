@@ -1,7 +1,15 @@
 // Use case 4: a generator that scrapes a URL and calls an LLM. Anonymous callers get 1 a day,
 // signed-in users 3; a caller's own OpenAI key bypasses the quota (they pay); results are cached
 // for an hour under the SHA-256 of the URL, and a cache hit costs no quota.
-import { type CacheBackend, type Clock, createLimiter, type Limiter, memoryStore, type Store } from "@tollgate/core";
+import {
+  type CacheBackend,
+  type Clock,
+  createLimiter,
+  type Limiter,
+  memoryStore,
+  noopLimiter,
+  type Store,
+} from "@tollgate/core";
 import { memoryCache, resultCache } from "@tollgate/http";
 import { rateLimit, usage } from "@tollgate/http/express";
 import express, { type Express as Application, type Request } from "express";
@@ -57,7 +65,7 @@ function signIn(req: Request, _res: unknown, next: () => void) {
 export function createApp(options: GeneratorAppOptions = {}): Application {
   const { clock } = options;
   const store = options.store === undefined ? memoryStore(clock ? { clock } : {}) : options.store;
-  const limiter = store ? createDailyLimiter(store, clock) : undefined;
+  const limiter = store ? createDailyLimiter(store, clock) : noopLimiter();
   const backend = options.cache === undefined ? (store ? memoryCache(clock ? { clock } : {}) : null) : options.cache;
   const cache = resultCache({ backend, ttl: "1h", ...(clock ? { clock } : {}) });
   const scrape = options.scrape ?? demoScrape;

@@ -98,7 +98,8 @@ export function createProxy(options: ProxyOptions): { app: Application; limiter:
       if (!res.headersSent) openAiError(res, 502, "The upstream is unreachable.", "api_error", "upstream_unavailable");
       else res.destroy();
     });
-    req.on("close", () => {
+    // The client went away before the answer ended (`req` closes as soon as its body was read).
+    res.on("close", () => {
       if (!res.writableEnded) upstream.destroy();
     });
     upstream.end(body);

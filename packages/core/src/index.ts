@@ -55,6 +55,7 @@ export {
 } from "./limiter.js";
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from "./memory-store.js";
 export { isName, NAME_PATTERN, NAME_RULE } from "./names.js";
+export { noopLimiter } from "./noop-limiter.js";
 export {
   PROBLEM_CONTENT_TYPE,
   PROBLEM_KINDS,

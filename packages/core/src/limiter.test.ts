@@ -5,6 +5,7 @@ import { ConfigError, InputError, TollgateError } from "./errors.js";
 import type { LimitSpec } from "./limit.js";
 import { type CheckInput, createLimiter, type LimiterOptions } from "./limiter.js";
 import { type MemoryStore, memoryStore } from "./memory-store.js";
+import { noopLimiter } from "./noop-limiter.js";
 import type { DecideRequest, Store } from "./store.js";
 
 const START = Date.UTC(2026, 0, 5, 12, 0, 0); // a Monday, noon UTC
@@ -571,5 +572,22 @@ describe("subjects a limit cannot find", () => {
     expect(limiter.checkSync({ subject: { ip: "198.51.100.1" }, byok: true }).reason).toBe("subject_missing");
     const allowed = await limiter.check({ subject: { user: "u", project: "p" } });
     expect(allowed).toMatchObject({ allowed: true, skipped: [{ limit: "org", field: "org" }] });
+  });
+});
+
+describe("noopLimiter: limiting switched off without null checks", () => {
+  it("admits everything, counts nothing, validates nothing and never fails", async () => {
+    const limiter = noopLimiter();
+    const odd = { subject: {} } as CheckInput;
+    for (const decision of [await limiter.check(odd), limiter.checkSync(odd), await limiter.peek(odd)]) {
+      expect(decision).toEqual({ allowed: true, limits: [] });
+    }
+    const first = limiter.checkSync({ subject: { user: "u" } });
+    first.allowed = false;
+    expect(limiter.checkSync({ subject: { user: "u" } }).allowed).toBe(true);
+    expect(await limiter.settle(first, 10)).toEqual({ applied: true });
+    expect(await limiter.refund(first)).toEqual({ applied: true });
+    expect(limiter.health()).toMatchObject({ state: "closed", degraded: false });
+    expect(limiter.store.synchronous).toBe(true);
   });
 });

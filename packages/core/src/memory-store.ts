@@ -3,6 +3,7 @@ import { periodBounds } from "./calendar.js";
 import { ClaimTable } from "./claims.js";
 import { type Clock, systemClock } from "./clock.js";
 import { evaluateDecision } from "./evaluate.js";
+import type { Limit } from "./limit.js";
 import type { AdjustItem, CounterRef, DecideRequest, DecideResult, ReleaseItem, SeedItem, Store } from "./store.js";
 
 export interface MemoryStoreOptions {
@@ -31,9 +32,15 @@ export interface MemoryStore extends Store {
 }
 
 type Table = Map<string, CounterState>;
+/** The counters of one limit: subject id -> state. */
 interface TableEntry {
-  limit: CounterRef["limit"];
+  limit: Limit;
   entries: Table;
+}
+
+/** A state still matters at `now` (expired ones equal no state and may be deleted). */
+function isLive(state: CounterState, limit: Limit, now: number): boolean {
+  return algorithms[limit.algorithm].ttlMs(state, limit, now) > 0;
 }
 
 /**
@@ -50,34 +57,40 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const maxKeys = options.maxKeys ?? Number.POSITIVE_INFINITY;
   const sweepPerOperation = options.sweepPerOperation ?? 2;
   // counter -> subject id -> state: two lookups on strings we are handed, no key concatenation.
-  const tables = new Map<string, { limit: CounterRef["limit"]; entries: Table }>();
+  const tables = new Map<string, TableEntry>();
   let size = 0;
   let operations = 0;
-  let sweepTables: Iterator<{ limit: CounterRef["limit"]; entries: Table }> | undefined;
+  let sweepTables: Iterator<TableEntry> | undefined;
   let sweepEntries: Iterator<[string, CounterState]> | undefined;
-  let sweepCurrent: { limit: CounterRef["limit"]; entries: Table } | undefined;
+  let sweepCurrent: TableEntry | undefined;
+  /** Live counters dropped to stay under `maxKeys`: while it does not move, an entry read is still there. */
+  let forcedEvictions = 0;
   const claims = new ClaimTable(clock);
 
-  function tableFor(ref: CounterRef, create: boolean) {
+  function tableFor(ref: CounterRef): TableEntry {
     let table = tables.get(ref.counter);
-    if (table === undefined && create) {
+    if (table === undefined) {
       table = { limit: ref.limit, entries: new Map() };
       tables.set(ref.counter, table);
     }
     return table;
   }
 
+  /** A counter's state, when it is live. */
+  function liveIn(table: TableEntry | undefined, ref: CounterRef, now: number): CounterState | undefined {
+    const state = table?.entries.get(ref.id);
+    return state !== undefined && isLive(state, ref.limit, now) ? state : undefined;
+  }
+
   function read(ref: CounterRef, now: number): CounterState | undefined {
-    const state = tables.get(ref.counter)?.entries.get(ref.id);
-    if (state === undefined) return undefined;
-    return algorithms[ref.limit.algorithm].ttlMs(state, ref.limit, now) > 0 ? state : undefined;
+    return liveIn(tables.get(ref.counter), ref, now);
   }
 
   function write(ref: CounterRef, state: CounterState | undefined, now: number) {
-    const table = tableFor(ref, true) as { limit: CounterRef["limit"]; entries: Table };
+    const table = tableFor(ref);
     table.limit = ref.limit;
     const had = table.entries.has(ref.id);
-    if (state === undefined || algorithms[ref.limit.algorithm].ttlMs(state, ref.limit, now) <= 0) {
+    if (state === undefined || !isLive(state, ref.limit, now)) {
       if (had && table.entries.delete(ref.id)) size--;
       return;
     }
@@ -110,7 +123,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         continue;
       }
       const [id, state] = next.value;
-      if (algorithms[sweepCurrent.limit.algorithm].ttlMs(state, sweepCurrent.limit, now) <= 0) {
+      if (!isLive(state, sweepCurrent.limit, now)) {
         sweepCurrent.entries.delete(id);
         size--;
         removed++;
@@ -128,24 +141,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (largest && oldest && !oldest.done) {
       largest.delete(oldest.value);
       size--;
+      forcedEvictions++;
     }
-  }
-
-  /** The common single-limit decision, without the per-item arrays. Same rule as the general path. */
-  function decideOne(item: CounterRef, request: DecideRequest, now: number): DecideResult {
-    const table = tableFor(item, true) as TableEntry;
-    let state = table.entries.get(item.id);
-    const stored = state !== undefined;
-    if (stored && algorithms[item.limit.algorithm].ttlMs(state as CounterState, item.limit, now) <= 0)
-      state = undefined;
-    const { result, next } = evaluateDecision([state], request.items, request.charge, now);
-    if (next !== undefined) {
-      const updated = next[0];
-      if (state !== undefined && updated !== undefined) table.entries.set(item.id, updated);
-      else write(item, updated, now);
-    }
-    if (sweepPerOperation > 0 && ++operations % 16 === 0) sweepSome(1, now);
-    return result;
   }
 
   /** With `restore`: is a quota counter of this request absent (to be rebuilt from the ledger)? */
@@ -166,29 +163,30 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const now = clock.now();
       if (request.restore === true && quotaMissing(request, now))
         return { now, charged: false, outcomes: [], missing: true };
-      if (request.items.length === 1) return decideOne(request.items[0] as CounterRef, request, now);
       const { items } = request;
       const count = items.length;
+      // Fresh arrays, not ones kept across decisions: storing new states into a long-lived array
+      // costs the garbage collector more than allocating these (measured: bench/core).
       const itemTables = new Array<TableEntry>(count);
       const states = new Array<CounterState | undefined>(count);
+      const evictionsAtRead = forcedEvictions;
       for (let i = 0; i < count; i++) {
         const item = items[i] as CounterRef;
-        const table = tableFor(item, true) as TableEntry;
+        const table = tableFor(item);
         itemTables[i] = table;
-        const state = table.entries.get(item.id);
-        states[i] =
-          state !== undefined && algorithms[item.limit.algorithm].ttlMs(state, item.limit, now) > 0 ? state : undefined;
+        states[i] = liveIn(table, item, now);
       }
       const { result, next } = evaluateDecision(states, items, request.charge, now);
       if (next !== undefined) {
         for (let i = 0; i < count; i++) {
           const item = items[i] as CounterRef;
-          const table = itemTables[i] as TableEntry;
+          const { entries } = itemTables[i] as TableEntry;
           const state = next[i];
-          // Straight overwrite only while the entry is still there: creating another counter of this
-          // same decision may have evicted it, and then write() must count it back in.
-          if (states[i] !== undefined && state !== undefined && table.entries.has(item.id)) {
-            table.entries.set(item.id, state);
+          // Straight overwrite only while the entry read above is surely still there: creating
+          // another counter of this same decision may have evicted it, and then write() must
+          // count it back in.
+          if (states[i] !== undefined && state !== undefined && forcedEvictions === evictionsAtRead) {
+            entries.set(item.id, state);
           } else write(item, state, now);
         }
       }
@@ -219,8 +217,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
     reset(items: readonly CounterRef[]) {
       for (const item of items) {
-        const table = tableFor(item, false);
-        if (table?.entries.delete(item.id)) size--;
+        if (tables.get(item.counter)?.entries.delete(item.id)) size--;
       }
     },
     sweep() {

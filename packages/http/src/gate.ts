@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import {
   type AdjustOutcome,
   type Clock,
@@ -11,44 +10,23 @@ import {
   type Subject,
   systemClock,
 } from "@tollgate/core";
-import { byokHeaderNames, providerKey } from "@tollgate/llm";
-import { cachedIpSubject } from "./ip-cache.js";
+import { type Identity, identityOf, type RequestFacts, type RequestView, type SubjectInput } from "./identity.js";
+import { andThen, isPromiseLike, type Maybe } from "./maybe.js";
 import { inputProblem, PROBLEM_CONTENT_TYPE, type Problem, refusal } from "./problem.js";
-import { clientAddress, type TrustProxy } from "./proxy.js";
+import type { TrustProxy } from "./proxy.js";
+import { type Resolver, resolveInput } from "./resolve.js";
 import { readUsage, type UsageReport } from "./usage.js";
 import { type Logger, warnOnce } from "./warn.js";
 
-/** What the neutral core needs from a request, whatever the framework. Header names are lower-case. */
-export interface RequestView {
-  header(name: string): string | undefined;
-  remoteAddress: string | undefined;
-}
-
-/** Facts the core found before calling your resolvers. */
-export interface RequestFacts {
-  /** Client address after proxy trust, IPv6 grouped by prefix; the `ip` subject. */
-  ip: string | undefined;
-}
-
-type Resolver<Req, T> = T | ((req: Req, facts: RequestFacts) => T | Promise<T>);
-
-/**
- * The subject a resolver returns: a core `Subject`, plus `apiKey`, a raw secret (the caller's API
- * key) to charge as the `key` subject. It is hashed (SHA-256) before it becomes a counter id or
- * appears in a decision, so the secret never reaches a store, a log or a response.
- */
-export type SubjectInput = Subject & { apiKey?: string };
-
-/** Prefixes of raw secrets (OpenAI, Stripe-style, Tollgate keys, a whole Authorization header). */
-const SECRET_PATTERN = /^(?:sk-|sk_|rk_|tg_live_|tg_test_|bearer\s)/i;
-
-/**
- * The `key` subject id of a raw API key: `sha256:` and 128 bits of its SHA-256, in hex. Use it to
- * reset or peek a key's counters (`limiter.reset({ key: apiKeySubjectId(raw) })`).
- */
-export function apiKeySubjectId(raw: string): string {
-  return `sha256:${createHash("sha256").update(raw).digest("hex").slice(0, 32)}`;
-}
+export {
+  apiKeySubjectId,
+  createIdentity,
+  type Identity,
+  identityOf,
+  type RequestFacts,
+  type RequestView,
+  type SubjectInput,
+} from "./identity.js";
 
 /** `true` lets the request through; `false` or `"forbidden"` answers 403, `"invalid_key"` 401. Nothing is counted. */
 export type Authorization = boolean | "forbidden" | "invalid_key";
@@ -108,29 +86,16 @@ export type GateResult =
   | { action: "continue"; headers: Record<string, string>; context: TollgateContext }
   | { action: "respond"; status: number; headers: Record<string, string>; body: Problem; decision?: Decision };
 
-/**
- * A resolver's value. Not async: most options are plain values or synchronous functions, and
- * awaiting those would still cost a microtask each, several per request. Callers await only
- * what {@link isPromiseLike} says is pending.
- */
-function resolve<Req, T>(value: Resolver<Req, T> | undefined, req: Req, facts: RequestFacts) {
-  return typeof value === "function" ? (value as (req: Req, facts: RequestFacts) => T | Promise<T>)(req, facts) : value;
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | undefined)?.then === "function";
-}
-
 const NOTHING_TO_REFUND: () => Promise<AdjustOutcome> = () => Promise.resolve({ applied: true });
 
 function context(
-  limiter: Limiter | null | undefined,
+  limiter: Limiter,
   decision: Decision | undefined,
   subject: Subject,
   ip: string | undefined,
   key?: string,
 ) {
-  const refund = limiter && decision?.receipt ? () => limiter.refund(decision) : NOTHING_TO_REFUND;
+  const refund = decision?.receipt ? () => limiter.refund(decision) : NOTHING_TO_REFUND;
   const ctx = { decision, subject, ip } as TollgateContext;
   Object.defineProperty(ctx, "refund", { value: refund, enumerable: false });
   if (key !== undefined) Object.defineProperty(ctx, "providerKey", { value: key, enumerable: false });
@@ -151,142 +116,29 @@ function deny(problem: Problem, decision: Decision | undefined, headers: Record<
   return result;
 }
 
-/** Who a request is, as the gate and the usage handler see it. */
-export interface Identity {
-  subject: Subject;
-  ip: string | undefined;
-  facts: RequestFacts;
-  /** The caller's own provider key, if it sent one. */
-  providerKey: string | undefined;
-}
-
 /**
- * Resolves who a request is: client address (with proxy trust and IPv6 grouping), your subject
- * resolver, and the BYOK header. Warns once when the configuration looks wrong. An optional
- * `gate` runs before the subject resolver; when it refuses, the answer is undefined.
- *
- * @example
- * const identify = createIdentity({ subject: (req) => ({ user: req.userId }), trustProxy: ["10.0.0.0/8"] });
- * const { subject } = await identify(req, view);
+ * {@link createGate} answering synchronously when every step does (resolvers that return plain
+ * values, a synchronous store: the limiter's `checkSync`): what the adapters use, so a request on
+ * a memory store costs no microtask at all.
  */
-export function createIdentity<Req>(
+export function gateOf<Req>(
+  limiter: Limiter,
   options: GateOptions<Req> = {},
-): (req: Req, view: RequestView, gate?: (facts: RequestFacts) => Promise<boolean>) => Promise<Identity | undefined> {
-  const warn = warnOnce(options.logger);
-  const trust = options.trustProxy ?? false;
-  if (trust === true) {
-    warn("TRUST_ALL", "trustProxy: true lets any client pick its own address; list your proxies instead.");
-  }
-  const addressOf = clientAddress(trust);
-  const byokHeaders = byokHeaderNames(options.byok);
-  const ipOf = cachedIpSubject(options.ipv6Subnet ?? 64);
-  let forwardedWarned = false;
-  return async (req, view, gate) => {
-    // Once warned, the two header look-ups per request would only feed a no-op.
-    if (
-      trust === false &&
-      !forwardedWarned &&
-      (view.header("x-forwarded-for") !== undefined || view.header("forwarded") !== undefined)
-    ) {
-      warn(
-        "FORWARDED_WITHOUT_TRUST",
-        "X-Forwarded-For/Forwarded seen but trustProxy is not set: every client behind the proxy shares one " +
-          "IP limit. Set trustProxy to your proxies' addresses (the header is ignored until you do).",
-      );
-      forwardedWarned = true;
-    }
-    const address = addressOf(view);
-    if (address === undefined) warn("NO_ADDRESS", "no client address available: per-IP limits do not apply.");
-    const ip = address === undefined ? undefined : ipOf(address);
-    const facts: RequestFacts = { ip };
-    // The authorization check runs before the subject resolver, which may assume a valid caller.
-    if (gate && !(await gate(facts))) return undefined;
-    let resolved = resolve(options.subject, req, facts);
-    if (isPromiseLike(resolved)) resolved = await resolved;
-    resolved ??= {};
-    if (resolved.apiKey !== undefined || (resolved.key !== undefined && SECRET_PATTERN.test(resolved.key))) {
-      resolved = hashedKey(resolved, warn);
-    }
-    const subject: Subject = ip !== undefined && resolved.ip === undefined ? { ...resolved, ip } : resolved;
-    const key = byokHeaders.length > 0 ? providerKey(view.header, byokHeaders) : undefined;
-    return { subject, ip, facts, providerKey: key };
-  };
-}
-
-/** The subject with its raw API key replaced by its hash, as the `key` subject. */
-function hashedKey(input: SubjectInput, warn: (code: string, message: string) => void): Subject {
-  const { apiKey, ...subject } = input;
-  if (apiKey !== undefined) {
-    // An empty or non-string key is left for the limiter to reject by name.
-    if (typeof apiKey === "string" && apiKey.length > 0) subject.key = apiKeySubjectId(apiKey);
-    else subject.key = apiKey as string;
-    return subject;
-  }
-  warn(
-    "RAW_SECRET_AS_KEY",
-    "the subject's `key` looks like a raw API key: it was hashed before use. Return it as `apiKey` instead.",
-  );
-  subject.key = apiKeySubjectId(subject.key as string);
-  return subject;
-}
-
-/**
- * The framework-neutral core of every adapter: resolves subject, category, plan and cost, calls
- * the limiter once, and says whether to continue (with RateLimit headers) or answer (429, 403,
- * 401, 503 or 400, all `application/problem+json`). A missing limiter lets everything through,
- * so an app with no store configured keeps serving.
- *
- * @example
- * const gate = createGate(limiter, { subject: (req) => ({ user: req.userId }) });
- * const result = await gate(req, { header: (n) => req.headers[n], remoteAddress: req.socket.remoteAddress });
- */
-export function createGate<Req>(
-  limiter: Limiter | null | undefined,
-  options: GateOptions<Req> = {},
-): (req: Req, view: RequestView) => Promise<GateResult> {
-  const identify = createIdentity(options);
+): (req: Req, view: RequestView) => Maybe<GateResult> {
+  const identify = identityOf(options);
   const warn = warnOnce(options.logger);
   const clock = options.clock ?? systemClock;
   const headerOptions: HeaderOptions = { ...options.headers, now: () => clock.now() };
+  const synchronous = limiter.store.synchronous === true;
+  const { authorize, skip } = options;
 
-  return async (req, view) => {
-    let verdict = true as Authorization;
-    const { authorize } = options;
-    const identity = await identify(
-      req,
-      view,
-      authorize &&
-        (async (facts) => {
-          verdict = await authorize(req, facts);
-          return verdict === true;
-        }),
-    );
-    if (identity === undefined) {
-      const { decision, problem } = refusal(verdict === "invalid_key" ? "invalid_key" : "forbidden");
-      return deny(problem, decision, NO_RETRY);
-    }
-    const { subject, ip, facts, providerKey: key } = identity;
-    if (!limiter || (options.skip && (await options.skip(req)))) {
-      return { action: "continue", headers: {}, context: context(limiter, undefined, subject, ip, key) };
-    }
+  /** Bad input answers 400 by field name; anything else is the adapter's error. */
+  function rejected(error: unknown): GateResult {
+    if (error instanceof InputError) return deny(inputProblem(error), undefined, NO_RETRY);
+    throw error;
+  }
 
-    let decision: Decision;
-    try {
-      const input: Parameters<Limiter["check"]>[0] = { subject, byok: key !== undefined };
-      let category = resolve(options.category, req, facts);
-      if (isPromiseLike(category)) category = await category;
-      let plan = resolve(options.plan, req, facts);
-      if (isPromiseLike(plan)) plan = await plan;
-      let cost = resolve(options.cost, req, facts);
-      if (isPromiseLike(cost)) cost = await cost;
-      if (category !== undefined) input.category = category;
-      if (plan !== undefined) input.plan = plan;
-      if (cost !== undefined) input.cost = cost;
-      decision = await limiter.check(input);
-    } catch (error) {
-      if (error instanceof InputError) return deny(inputProblem(error), undefined, NO_RETRY);
-      throw error;
-    }
+  function answer(decision: Decision, identity: Identity): GateResult {
     if (decision.skipped !== undefined) {
       for (const { limit, field } of decision.skipped) {
         warn(
@@ -297,9 +149,66 @@ export function createGate<Req>(
       }
     }
     const headers = rateLimitHeaders(decision, headerOptions);
-    if (decision.allowed) return { action: "continue", headers, context: context(limiter, decision, subject, ip, key) };
-    return deny({ ...denialProblem(decision) }, decision, headers);
+    if (!decision.allowed) return deny({ ...denialProblem(decision) }, decision, headers);
+    const { subject, ip, providerKey: key } = identity;
+    return { action: "continue", headers, context: context(limiter, decision, subject, ip, key) };
+  }
+
+  function decide(req: Req, identity: Identity): Maybe<GateResult> {
+    const { subject, facts, providerKey: key } = identity;
+    let decision: Maybe<Decision>;
+    try {
+      const input = resolveInput(options, req, facts, { subject, byok: key !== undefined }, 3);
+      decision = andThen(input, (ready) => (synchronous ? limiter.checkSync(ready) : limiter.check(ready)));
+    } catch (error) {
+      return rejected(error);
+    }
+    if (isPromiseLike(decision)) return decision.then((settled) => answer(settled, identity), rejected);
+    return answer(decision, identity);
+  }
+
+  function admit(req: Req, identity: Identity): Maybe<GateResult> {
+    if (skip === undefined) return decide(req, identity);
+    return andThen(skip(req), (skipped): Maybe<GateResult> => {
+      if (!skipped) return decide(req, identity);
+      const { subject, ip, providerKey: key } = identity;
+      return { action: "continue", headers: {}, context: context(limiter, undefined, subject, ip, key) };
+    });
+  }
+
+  return (req, view) => {
+    let verdict: Authorization = true;
+    const authorized =
+      authorize &&
+      ((facts: RequestFacts) =>
+        andThen(authorize(req, facts), (answered) => {
+          verdict = answered;
+          return answered === true;
+        }));
+    return andThen(identify(req, view, authorized), (identity) => {
+      if (identity !== undefined) return admit(req, identity);
+      const { decision, problem } = refusal(verdict === "invalid_key" ? "invalid_key" : "forbidden");
+      return deny(problem, decision, NO_RETRY);
+    });
   };
+}
+
+/**
+ * The framework-neutral core of every adapter: resolves subject, category, plan and cost, calls
+ * the limiter once, and says whether to continue (with RateLimit headers) or answer (429, 403,
+ * 401, 503 or 400, all `application/problem+json`). With `noopLimiter()` everything passes, so
+ * an app with no store configured keeps serving.
+ *
+ * @example
+ * const gate = createGate(limiter, { subject: (req) => ({ user: req.userId }) });
+ * const result = await gate(req, { header: (n) => req.headers[n], remoteAddress: req.socket.remoteAddress });
+ */
+export function createGate<Req>(
+  limiter: Limiter,
+  options: GateOptions<Req> = {},
+): (req: Req, view: RequestView) => Promise<GateResult> {
+  const gate = gateOf(limiter, options);
+  return async (req, view) => gate(req, view);
 }
 
 /**
@@ -311,20 +220,14 @@ export function createGate<Req>(
  * const { status, body } = await usage(req, view);
  */
 export function createUsage<Req>(
-  limiter: Limiter | null | undefined,
+  limiter: Limiter,
   options: GateOptions<Req> = {},
 ): (req: Req, view: RequestView) => Promise<{ status: number; body: UsageReport | Problem }> {
-  const identify = createIdentity({ ...options, byok: false });
+  const identify = identityOf({ ...options, byok: false });
   return async (req, view) => {
     const { subject, facts } = (await identify(req, view)) as Identity;
     try {
-      const input: { subject: Subject; category?: string; plan?: string } = { subject };
-      let category = resolve(options.category, req, facts);
-      if (isPromiseLike(category)) category = await category;
-      let plan = resolve(options.plan, req, facts);
-      if (isPromiseLike(plan)) plan = await plan;
-      if (category !== undefined) input.category = category;
-      if (plan !== undefined) input.plan = plan;
+      const input = await resolveInput(options, req, facts, { subject }, 2);
       return { status: 200, body: await readUsage(limiter, input) };
     } catch (error) {
       if (error instanceof InputError) return { status: 400, body: inputProblem(error) };
@@ -334,11 +237,11 @@ export function createUsage<Req>(
 }
 
 /** The decision holds concurrency leases, which must be released when the response is done. */
-export function holdsLease(limiter: Limiter | null | undefined, decision: Decision | undefined): decision is Decision {
-  return !!limiter && !!decision?.receipt?.items.some((item) => item.limit.algorithm === "concurrency");
+export function holdsLease(decision: Decision | undefined): decision is Decision {
+  return !!decision?.receipt?.items.some((item) => item.limit.algorithm === "concurrency");
 }
 
 /** Releases concurrency leases once the response is done; a no-op for other limits. */
-export function releaseWhenDone(limiter: Limiter | null | undefined, decision: Decision | undefined): void {
-  if (holdsLease(limiter, decision)) void limiter?.release(decision);
+export function releaseWhenDone(limiter: Limiter, decision: Decision | undefined): void {
+  if (holdsLease(decision)) void limiter.release(decision);
 }

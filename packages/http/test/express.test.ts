@@ -1,12 +1,12 @@
-import { createLimiter, manualClock, memoryStore } from "@tollgate/core";
+import { createLimiter, manualClock, memoryStore, noopLimiter } from "@tollgate/core";
 import { rateLimit, usage } from "@tollgate/http/express";
 import express from "express";
 import request from "supertest";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { brokenStore, captureLogs, expectProblem, parseRateLimit, START, setup } from "./helpers.js";
+import { brokenStore, captureLogs, expectProblem, parseRateLimit, perIpMinute, START, setup } from "./helpers.js";
 
 function app(
-  limiter: ReturnType<typeof setup>["limiter"] | undefined,
+  limiter: ReturnType<typeof setup>["limiter"],
   options: Parameters<typeof rateLimit>[1] = {},
   before?: express.RequestHandler,
 ) {
@@ -190,6 +190,36 @@ describe("express rateLimit", () => {
     expect(res.headers["retry-after"]).toBe("30");
   });
 
+  it("decides with checkSync on a synchronous store (no microtask) and with check on an asynchronous one", async () => {
+    const clock = manualClock(START);
+    const memory = createLimiter({ store: memoryStore({ clock }), clock, limits: [perIpMinute()] });
+    const inner = memoryStore({ clock });
+    const remote = createLimiter({
+      store: { ...inner, name: "remote", synchronous: false, decide: async (request) => inner.decide(request) },
+      clock,
+      limits: [perIpMinute()],
+    });
+    const calls = (limiter: typeof memory) => ({
+      sync: vi.spyOn(limiter, "checkSync"),
+      async: vi.spyOn(limiter, "check"),
+    });
+    const onMemory = calls(memory);
+    const onRemote = calls(remote);
+    for (const limiter of [memory, remote]) {
+      const res = await request(app(limiter)).post("/api/ai").send({}).expect(200);
+      expect(res.headers.ratelimit).toBeDefined();
+    }
+    expect([onMemory.sync.mock.calls.length, onMemory.async.mock.calls.length]).toEqual([1, 0]);
+    expect([onRemote.sync.mock.calls.length, onRemote.async.mock.calls.length]).toEqual([0, 1]);
+    // On the memory store the middleware has called next() before it returns.
+    const middleware = rateLimit(memory);
+    const next = vi.fn();
+    const res = { setHeader: vi.fn(), once: vi.fn() } as unknown as express.Response;
+    const req = { headers: {}, header: () => undefined, socket: { remoteAddress: "203.0.113.9" } };
+    const returned = middleware(req as unknown as express.Request, res, next);
+    expect([returned, next.mock.calls.length]).toEqual([undefined, 1]);
+  });
+
   it("follows failMode when the store is down, and passes through with no limiter", async () => {
     const clock = manualClock(START);
     const open = createLimiter({
@@ -208,7 +238,7 @@ describe("express rateLimit", () => {
     const res = await request(app(closed)).post("/api/ai").send({});
     expect(res.status).toBe(503);
     expect(JSON.parse(res.text)).toMatchObject({ status: 503, reason: "store_unavailable" });
-    await request(app(undefined)).post("/api/ai").send({}).expect(200);
+    await request(app(noopLimiter())).post("/api/ai").send({}).expect(200);
   });
 
   it("reserves an LLM token estimate and settles with the response's usage", async () => {

@@ -83,19 +83,19 @@ const ms = (value: string | number) => (typeof value === "number" ? value : pars
 /** Seconds a client should wait before retrying a write the database could not take. */
 const DATABASE_RETRY_AFTER = 2;
 
-/** The configured counter store: Redis (imported only when configured) or memory. */
+/**
+ * The configured counter store: Redis or memory. @tollgate/redis (and its client) is imported
+ * only when configured, so the embedded default never loads it; the import is still typed, so
+ * the compiler checks this call against the store's real options.
+ */
 async function openStore(config: ServerConfig, clock: Clock, log: Logger): Promise<Store> {
   const url = config.stores.redis.url;
   if (!url) return memoryStore({ clock });
-  // A variable specifier keeps @tollgate/redis (and its client) out of the embedded default.
-  const specifier = "@tollgate/redis";
-  const mod = (await import(specifier)) as {
-    redisStore(options: { url?: string; nodes?: string[]; prefix?: string }): Store & { close(): Promise<void> };
-  };
+  const { redisStore } = await import("@tollgate/redis");
   const nodes = url.includes(",") ? url.split(",").map((n) => n.trim()) : undefined;
   const prefix = config.stores.redis.prefix;
   log.info({ redis: nodes ? `cluster of ${nodes.length} nodes` : "single node" }, "counter store: redis");
-  return mod.redisStore({ ...(nodes ? { nodes } : { url }), ...(prefix ? { prefix } : {}) });
+  return redisStore({ ...(nodes ? { nodes } : { url }), ...(prefix ? { prefix } : {}) });
 }
 
 /** Maps an error to the problem it answers; never lets a bad request become a 5xx. */

@@ -16,9 +16,9 @@ const appliesTo = (limit: Limit, category: string | undefined) =>
 export class ApplicableLimits {
   readonly planFor: (subject: Subject) => string | undefined;
   // plan -> category -> limits; "" stands for none. Nested maps avoid building a key per decision.
-  readonly #lists = new Map<string, Map<string, readonly CompiledLimit[]>>();
+  private readonly lists = new Map<string, Map<string, readonly CompiledLimit[]>>();
   /** The limits of a request with neither plan nor category: the common library case, one branch away. */
-  #unscoped: readonly CompiledLimit[] | undefined;
+  private unscoped: readonly CompiledLimit[] | undefined;
 
   constructor(
     readonly config: CompiledConfig,
@@ -28,11 +28,11 @@ export class ApplicableLimits {
   }
 
   for(plan: string | undefined, category: string | undefined): readonly CompiledLimit[] {
-    if (plan === undefined && category === undefined && this.#unscoped !== undefined) return this.#unscoped;
-    let byCategory = this.#lists.get(plan ?? "");
+    if (plan === undefined && category === undefined && this.unscoped !== undefined) return this.unscoped;
+    let byCategory = this.lists.get(plan ?? "");
     if (byCategory === undefined) {
       byCategory = new Map();
-      this.#lists.set(plan ?? "", byCategory);
+      this.lists.set(plan ?? "", byCategory);
     }
     let list = byCategory.get(category ?? "");
     if (list === undefined) {
@@ -42,7 +42,7 @@ export class ApplicableLimits {
       // Not frozen: frozen arrays leave V8's fast iteration paths, and this one is read per decision.
       list = [...config.global, ...planLimits, ...categoryLimits].filter(({ limit }) => appliesTo(limit, category));
       byCategory.set(category ?? "", list);
-      if (plan === undefined && category === undefined) this.#unscoped = list;
+      if (plan === undefined && category === undefined) this.unscoped = list;
     }
     return list;
   }

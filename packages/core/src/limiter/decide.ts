@@ -27,11 +27,9 @@ function answered(context: LimiterContext, prepared: Prepared, result: DecideRes
   return finish(context, toDecision(prepared, result, "primary"), input);
 }
 
-/** The primary store's answer. A synchronous store cannot time out: it needs neither guard nor compensation. */
-function askStore(context: LimiterContext, prepared: Prepared): DecideResult | Promise<DecideResult> {
-  const { store, guard } = context;
-  if (store.synchronous === true) return store.decide(prepared);
-  return guard.call("decide", store.decide, prepared, prepared.items, (late) =>
+/** An asynchronous store's answer, through its node's breaker and deadline; a late answer is compensated. */
+function askGuarded(context: LimiterContext, prepared: Prepared): Promise<DecideResult> | DecideResult {
+  return context.guard.call("decide", context.store.decide, prepared, prepared.items, (late) =>
     compensate(context, prepared.items, late),
   );
 }
@@ -52,7 +50,9 @@ export function decide(
   if (early !== undefined) return finish(context, early, input);
   let answer: DecideResult | Promise<DecideResult>;
   try {
-    answer = askStore(context, prepared);
+    // A synchronous store (memory) cannot hang: called directly, it needs no guard.
+    const { store } = context;
+    answer = store.synchronous === true ? store.decide(prepared) : askGuarded(context, prepared);
   } catch (error) {
     return finishLater(context, degrade(context, prepared, error, "decide", mayWait), input);
   }

@@ -10,15 +10,17 @@ import {
 } from "@tollgate/llm";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import {
-  createGate,
   createUsage,
   type GateOptions,
   type GateResult,
+  gateOf,
   holdsLease,
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
+import { isPromiseLike } from "../maybe.js";
 import { nodeView } from "../node-view.js";
+import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 
 declare global {
   namespace Express {
@@ -49,28 +51,21 @@ export interface ExpressRateLimitOptions extends GateOptions<Request> {
  * import { rateLimit } from "@tollgate/http/express";
  * app.post("/api/ai/triage", rateLimit(limiter, { subject: (req) => ({ user: req.user.id }) }), handler);
  */
-export function rateLimit(limiter: Limiter | null | undefined, options: ExpressRateLimitOptions = {}): RequestHandler {
+export function rateLimit(limiter: Limiter, options: ExpressRateLimitOptions = {}): RequestHandler {
   const { tokens, onDenied } = options;
   const estimate = tokens
     ? ((tokens === true ? undefined : tokens.estimate) ?? ((req) => estimateTokens(req.body)))
     : undefined;
-  const gate = createGate<Request>(limiter, estimate ? { ...options, cost: estimate } : options);
+  const gate = gateOf<Request>(limiter, estimate ? { ...options, cost: estimate } : options);
   const byokHeaders = byokHeaderNames(options.byok);
 
-  return async function tollgateRateLimit(req, res, next) {
-    let result: GateResult;
-    try {
-      result = await gate(req, nodeView(req));
-    } catch (error) {
-      return next(error);
-    }
+  function apply(req: Request, res: Response, next: NextFunction, result: GateResult) {
     stripProviderKey(req.headers, byokHeaders);
     if (result.action === "respond") {
       // `res.set` gives the problem's Content-Type Express's charset handling.
       res.set(result.headers);
       if (onDenied) return onDenied(req, res, next, result);
-      res.status(result.status).send(JSON.stringify(result.body));
-      return;
+      return void res.status(result.status).send(JSON.stringify(result.body));
     }
     // Plain RateLimit fields: `setHeader` writes the same bytes as `res.set` without its per-field
     // Content-Type checks and string conversions.
@@ -84,8 +79,19 @@ export function rateLimit(limiter: Limiter | null | undefined, options: ExpressR
         settleOnce(limiter, decision, tokens === true ? {} : tokens || {}),
       );
     // Only leases need the close event; a listener per request would cost every other route too.
-    if (holdsLease(limiter, decision)) res.once("close", () => releaseWhenDone(limiter, decision));
+    if (holdsLease(decision)) res.once("close", () => releaseWhenDone(limiter, decision));
     next();
+  }
+
+  // Not async: on a synchronous store (memory) the request goes on without a single microtask.
+  return function tollgateRateLimit(req, res, next) {
+    try {
+      const result = gate(req, nodeView(req));
+      if (!isPromiseLike(result)) return apply(req, res, next, result);
+      return result.then((settled) => apply(req, res, next, settled), next);
+    } catch (error) {
+      return next(error);
+    }
   };
 }
 
@@ -95,12 +101,12 @@ export function rateLimit(limiter: Limiter | null | undefined, options: ExpressR
  * @example
  * app.get("/api/usage", usage(limiter, { subject: (req) => (req.user ? { user: req.user.id } : undefined) }));
  */
-export function usage(limiter: Limiter | null | undefined, options: GateOptions<Request> = {}): RequestHandler {
+export function usage(limiter: Limiter, options: GateOptions<Request> = {}): RequestHandler {
   const read = createUsage<Request>(limiter, options);
   return async function tollgateUsage(req, res, next) {
     try {
       const { status, body } = await read(req, nodeView(req));
-      if (status !== 200) res.type("application/problem+json");
+      if (status !== 200) res.type(PROBLEM_CONTENT_TYPE);
       res.status(status).json(body);
     } catch (error) {
       next(error);

@@ -11,15 +11,17 @@ import {
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import fp from "fastify-plugin";
 import {
-  createGate,
   createUsage,
   type GateOptions,
   type GateResult,
+  gateOf,
   holdsLease,
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
+import { isPromiseLike } from "../maybe.js";
 import { nodeView } from "../node-view.js";
+import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 import type { UsageReport } from "../usage.js";
 
 /** Per-route settings (`config: { tollgate: {...} }`), merged over the plugin's; `false` turns limiting off. */
@@ -29,7 +31,7 @@ export interface TollgateRouteConfig extends GateOptions<FastifyRequest> {
 }
 
 export interface TollgatePluginOptions extends TollgateRouteConfig {
-  limiter: Limiter | null | undefined;
+  limiter: Limiter;
   /** Limit every route, not only those with `config.tollgate`. Default false. */
   global?: boolean;
   /** Answer denials yourself (the headers are already on the reply). */
@@ -49,7 +51,7 @@ declare module "fastify" {
     tollgate: TollgateContext | null;
   }
   interface FastifyInstance {
-    tollgate: { limiter: Limiter | null | undefined; usage(request: FastifyRequest): Promise<UsageReport> };
+    tollgate: { limiter: Limiter; usage(request: FastifyRequest): Promise<UsageReport> };
   }
 }
 
@@ -73,16 +75,16 @@ const plugin: FastifyPluginAsync<TollgatePluginOptions> = async (fastify, plugin
     const estimate = tokens
       ? ((tokens === true ? undefined : tokens.estimate) ?? ((request: FastifyRequest) => estimateTokens(request.body)))
       : undefined;
-    const gate = createGate<FastifyRequest>(limiter, estimate ? { ...options, cost: estimate } : options);
+    const gate = gateOf<FastifyRequest>(limiter, estimate ? { ...options, cost: estimate } : options);
     const byokHeaders = byokHeaderNames(options.byok);
 
-    const tollgateHook: onRequestHookHandler = async function tollgateHook(request, reply) {
-      const result = await gate(request, nodeView(request.raw));
+    /** Continues (undefined), or answers the denial (a promise Fastify waits for before it stops). */
+    function apply(request: FastifyRequest, reply: FastifyReply, result: GateResult): Promise<unknown> | undefined {
       stripProviderKey(request.headers, byokHeaders);
       reply.headers(result.headers);
       if (result.action === "respond") {
-        if (onDenied) return onDenied(request, reply, result);
-        return reply.code(result.status).send(JSON.stringify(result.body));
+        if (onDenied) return Promise.resolve(onDenied(request, reply, result));
+        return Promise.resolve(reply.code(result.status).send(JSON.stringify(result.body)));
       }
       request.tollgate = result.context;
       const { decision } = result.context;
@@ -94,7 +96,19 @@ const plugin: FastifyPluginAsync<TollgatePluginOptions> = async (fastify, plugin
         );
       }
       // Only leases need the close event; a listener per request would cost every other route too.
-      if (holdsLease(limiter, decision)) reply.raw.once("close", () => releaseWhenDone(limiter, decision));
+      if (holdsLease(decision)) reply.raw.once("close", () => releaseWhenDone(limiter, decision));
+      return undefined;
+    }
+
+    // Not async: on a synchronous store (memory) it calls `done` at once, without a promise.
+    // When it returns a promise instead, Fastify waits for that and `done` is not called.
+    const tollgateHook: onRequestHookHandler = function tollgateHook(request, reply, done) {
+      const result = gate(request, nodeView(request.raw));
+      const answering = isPromiseLike(result)
+        ? result.then((settled) => apply(request, reply, settled))
+        : apply(request, reply, result);
+      if (answering !== undefined) return answering;
+      done();
     };
     // Before body parsing when possible (cheapest rejection); token estimates need the parsed body.
     const phase = estimate ? "preHandler" : "onRequest";
@@ -123,11 +137,11 @@ export default tollgate;
  * @example
  * app.get("/api/usage", usageHandler(limiter, { subject: (req) => ({ user: req.headers["x-user"] as string }) }));
  */
-export function usageHandler(limiter: Limiter | null | undefined, options: GateOptions<FastifyRequest> = {}) {
+export function usageHandler(limiter: Limiter, options: GateOptions<FastifyRequest> = {}) {
   const read = createUsage<FastifyRequest>(limiter, options);
   return async function tollgateUsage(request: FastifyRequest, reply: FastifyReply) {
     const { status, body } = await read(request, nodeView(request.raw));
-    if (status !== 200) reply.type("application/problem+json");
+    if (status !== 200) reply.type(PROBLEM_CONTENT_TYPE);
     return reply.code(status).send(body);
   };
 }

@@ -10,6 +10,7 @@ import {
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
+import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 
 /** Context variables set by the middleware: `c.get("tollgate")`. */
 export type TollgateEnv = { Variables: { tollgate: TollgateContext } };
@@ -39,10 +40,7 @@ const jsonBody = (c: Context) => c.req.json<unknown>().catch(() => undefined);
  * import { rateLimit } from "@tollgate/http/hono";
  * app.use("/v1/*", rateLimit(limiter, { subject: (c) => ({ key: c.req.header("x-api-key") }) }));
  */
-export function rateLimit(
-  limiter: Limiter | null | undefined,
-  options: HonoRateLimitOptions = {},
-): MiddlewareHandler<TollgateEnv> {
+export function rateLimit(limiter: Limiter, options: HonoRateLimitOptions = {}): MiddlewareHandler<TollgateEnv> {
   const { tokens, onDenied } = options;
   const remoteAddress = options.remoteAddress ?? nodeServerAddress;
   const estimate = tokens
@@ -78,14 +76,14 @@ export function rateLimit(
  * app.get("/api/usage", usage(limiter, { subject: (c) => ({ user: c.get("userId") }) }));
  */
 export function usage(
-  limiter: Limiter | null | undefined,
+  limiter: Limiter,
   options: GateOptions<Context> & { remoteAddress?: (c: Context) => string | undefined } = {},
 ): Handler {
   const read = createUsage<Context>(limiter, options);
   const remoteAddress = options.remoteAddress ?? nodeServerAddress;
   return async function tollgateUsage(c) {
     const { status, body } = await read(c, view(c, remoteAddress));
-    return c.json(body, status as 200, status === 200 ? {} : { "Content-Type": "application/problem+json" });
+    return c.json(body, status as 200, status === 200 ? {} : { "Content-Type": PROBLEM_CONTENT_TYPE });
   };
 }
 

@@ -9,6 +9,7 @@ import {
   releaseWhenDone,
   type TollgateContext,
 } from "../gate.js";
+import { PROBLEM_CONTENT_TYPE } from "../problem.js";
 
 /** Options for Next.js (or any Web `Request`/`Response` runtime). */
 export interface NextRateLimitOptions extends GateOptions<Request> {
@@ -37,7 +38,7 @@ function denial(result: Extract<GateResult, { action: "respond" }>): Response {
   return new Response(JSON.stringify(result.body), { status: result.status, headers: result.headers });
 }
 
-function prepare(limiter: Limiter | null | undefined, options: NextRateLimitOptions) {
+function prepare(limiter: Limiter, options: NextRateLimitOptions) {
   const { tokens } = options;
   const estimate = tokens
     ? ((tokens === true ? undefined : tokens.estimate) ??
@@ -66,7 +67,7 @@ export interface RouteHandler<C = unknown> {
  * export const POST = withRateLimit(limiter, { subject: userFrom }, async (request, { tollgate }) => Response.json({ ok: true }));
  */
 export function withRateLimit<C = unknown>(
-  limiter: Limiter | null | undefined,
+  limiter: Limiter,
   options: NextRateLimitOptions,
   handler: (request: Request, context: C & { tollgate: TollgateContext }) => Response | Promise<Response>,
 ): RouteHandler<C> {
@@ -102,7 +103,7 @@ export function withRateLimit<C = unknown>(
  * export async function middleware(request) { return (await limit(request)) ?? NextResponse.next(); }
  */
 export function rateLimitMiddleware(
-  limiter: Limiter | null | undefined,
+  limiter: Limiter,
   options: NextRateLimitOptions = {},
 ): (request: Request) => Promise<Response | undefined> {
   const { gate } = prepare(limiter, { ...options, tokens: false });
@@ -120,13 +121,13 @@ export function rateLimitMiddleware(
  * export const GET = usageRoute(limiter, { subject: userFrom });
  */
 export function usageRoute(
-  limiter: Limiter | null | undefined,
+  limiter: Limiter,
   options: NextRateLimitOptions = {},
 ): (request: Request) => Promise<Response> {
   const read = createUsage<Request>(limiter, options);
   return async function tollgateUsage(request) {
     const { status, body } = await read(request, view(request, options));
-    const type = status === 200 ? "application/json" : "application/problem+json";
+    const type = status === 200 ? "application/json" : PROBLEM_CONTENT_TYPE;
     return new Response(JSON.stringify(body), { status, headers: { "Content-Type": type } });
   };
 }
