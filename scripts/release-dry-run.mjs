@@ -20,6 +20,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import semver from "semver";
 import { publishablePackages, root } from "./packages.mjs";
 
 const problems = [];
@@ -46,7 +47,9 @@ try {
   const versions = new Set(packages.map((p) => after.get(relative(root, p.dir)).version));
   if (versions.size !== 1) fail(`publishable packages got different versions: ${[...versions].join(", ")}`);
   const [version] = versions;
-  const expected = bumpPatch(packages.map((p) => p.manifest.version).reduce((a, b) => (compare(a, b) >= 0 ? a : b)));
+  // The pending changesets may ask for more than this run's patch (a minor or major bump).
+  const current = packages.map((p) => p.manifest.version).reduce((a, b) => (semver.gte(a, b) ? a : b));
+  const expected = semver.inc(current, pendingBump(join(root, ".changeset"), names));
   if (version !== expected) fail(`expected every package at ${expected}, got ${version}`);
   for (const [path, manifest] of after) {
     const old = before.get(path);
@@ -115,13 +118,15 @@ function workspaceManifests(base) {
   return found;
 }
 
-function bumpPatch(version) {
-  const [major, minor, patch] = version.split(".").map(Number);
-  return `${major}.${minor}.${patch + 1}`;
-}
-
-function compare(a, b) {
-  const [x, y] = [a, b].map((v) => v.split(".").map(Number));
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return 0;
+/** The largest bump the pending changesets ask for on a publishable package (at least a patch). */
+function pendingBump(dir, names) {
+  const order = ["patch", "minor", "major"];
+  let largest = 0;
+  for (const file of readdirSync(dir).filter((name) => name.endsWith(".md") && name !== "README.md")) {
+    const front = readFileSync(join(dir, file), "utf8").split("---")[1] ?? "";
+    for (const match of front.matchAll(/^"([^"]+)":\s*(patch|minor|major)\s*$/gm)) {
+      if (names.includes(match[1])) largest = Math.max(largest, order.indexOf(match[2]));
+    }
+  }
+  return order[largest];
 }
