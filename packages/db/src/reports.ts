@@ -229,13 +229,7 @@ export class LedgerReports {
         .orderBy("subject")
         .limit(n)
         .execute();
-      return rows.map((row) => ({
-        subject: row.subject,
-        limit,
-        unit: row.unit,
-        plan: row.plan,
-        used: Number(row.quantity),
-      }));
+      return rows.map((row) => topEntry(limit, row));
     }
     const pieces = splitRange(from, to);
     const [month] = pieces.months;
@@ -254,13 +248,7 @@ export class LedgerReports {
         .orderBy("subject")
         .limit(n)
         .execute();
-      return rows.map((row) => ({
-        subject: row.subject,
-        limit,
-        unit: row.unit,
-        plan: row.plan,
-        used: Number(row.quantity),
-      }));
+      return rows.map((row) => topEntry(limit, row));
     }
     const perSubject = this.perSubject(from, to, limit);
     if (perSubject === undefined) return [];
@@ -411,4 +399,9 @@ export class LedgerReports {
     for await (const row of this.exportRows(from, to, pageSize)) rows.push(row);
     return rows;
   }
+}
+
+/** A ranked row of a rollup (periods or months) as a top-consumers entry. */
+function topEntry(limit: string, row: { subject: string; unit: string; plan: string; quantity: unknown }): TopEntry {
+  return { subject: row.subject, limit, unit: row.unit, plan: row.plan, used: Number(row.quantity) };
 }

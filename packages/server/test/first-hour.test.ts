@@ -99,7 +99,7 @@ describe("a newcomer's first hour", () => {
     expect(await refuses(url)).toBe(true);
   }, 120_000);
 
-  it("docs finding: docs, README and code comments stand alone (no API.md / USE-CASES.md / DESIGN.md)", () => {
+  it("docs finding: docs, README and code comments stand alone (they cite no planning document kept outside the repository)", () => {
     const files: string[] = ["README.md"];
     const walk = (dir: string) => {
       for (const name of readdirSync(join(ROOT, dir))) {
