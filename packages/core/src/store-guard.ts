@@ -156,9 +156,6 @@ export class StoreGuard {
     refs: readonly CounterRef[],
     onLateResult?: (value: T) => void,
   ): T | Promise<T> {
-    if (onLateResult === undefined && call === (this.store.adjust as unknown)) {
-      return this.adjust(operation, argument as readonly AdjustItem[], refs) as T | Promise<T>;
-    }
     return this.guarded(operation, call, argument, refs, onLateResult);
   }
 
@@ -214,7 +211,7 @@ export class StoreGuard {
    * "not applied" when the deadline gives up, so the abandoned call must either count for the
    * caller's retry or be undone (see AbandonedAdjustments).
    */
-  private adjust(operation: string, items: readonly AdjustItem[], refs: readonly CounterRef[]) {
+  adjust(operation: string, items: readonly AdjustItem[], refs: readonly CounterRef[]): void | Promise<void> {
     const send = () =>
       this.guarded(operation, this.store.adjust, items, refs, undefined, (raw) => this.abandoned.abandoned(items, raw));
     const twin = this.abandoned.join(items);

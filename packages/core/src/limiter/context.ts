@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from "../clock.js";
-import type { CounterRef, Store } from "../store.js";
+import type { AdjustItem, CounterRef, Store } from "../store.js";
 import { StoreGuard } from "../store-guard.js";
 import { noopUsageObserver, type UsageObserver } from "../usage.js";
 import { Fallback } from "./fallback.js";
@@ -62,4 +62,18 @@ export function guarded<T, A>(
   const { store } = context;
   if (store.synchronous === true) return call.call(store, argument);
   return context.guard.call(operation, call, argument, refs, onLateResult);
+}
+
+/**
+ * A settle or refund on the primary store: through the guard's exactly-once adjust (an abandoned
+ * call counts for the retry or is undone). A synchronous store cannot be abandoned: called directly.
+ */
+export function guardedAdjust(
+  context: LimiterContext,
+  operation: string,
+  items: readonly AdjustItem[],
+): void | Promise<void> {
+  const { store } = context;
+  if (store.synchronous === true) return store.adjust(items);
+  return context.guard.adjust(operation, items, items);
 }

@@ -1,7 +1,7 @@
 import type { ChargeReceipt, Decision } from "../decision.js";
 import { TollgateError } from "../errors.js";
 import type { AdjustItem, CounterRef, DecideItem, DecideResult, ReleaseItem } from "../store.js";
-import { guarded, type LimiterContext } from "./context.js";
+import { guarded, guardedAdjust, type LimiterContext } from "./context.js";
 import { validateCost } from "./input.js";
 import type { AdjustOutcome } from "./types.js";
 
@@ -156,8 +156,9 @@ export class ChargeLifecycle {
     try {
       const store = receipt.store === "fallback" ? context.fallback.store : context.store;
       const method = store[operation] as (items: readonly CounterRef[]) => void | Promise<void>;
-      if (store === context.store) await guarded(context, operation, method, items, items);
-      else await method.call(store, items);
+      if (store !== context.store) await method.call(store, items);
+      else if (operation === "adjust") await guardedAdjust(context, operation, items as readonly AdjustItem[]);
+      else await guarded(context, operation, method, items, items);
       return APPLIED;
     } catch (error) {
       context.hooks.onStoreError?.(error, operation);
