@@ -212,6 +212,21 @@ export class LedgerReports {
       group by subject, limit_name, unit`;
   }
 
+  /** The first `n` rows of a ranked rollup (quota periods or UTC months) starting at `start`. */
+  private async ranked(
+    table: "usage_periods" | "usage_monthly",
+    startColumn: "period_start" | "month",
+    limit: string,
+    start: number,
+    n: number,
+  ): Promise<TopEntry[]> {
+    const { rows } = await sql<{ subject: string; unit: string; plan: string; quantity: string }>`
+      select subject, unit, plan, quantity from ${sql.table(table)}
+      where limit_name = ${limit} and ${sql.ref(startColumn)} = ${new Date(start)}
+      order by quantity desc, subject limit ${n}`.execute(this.kysely);
+    return rows.map((row) => topEntry(limit, row));
+  }
+
   /**
    * The `n` subjects that used `limit` most in [from, to) (usage counted by its hour), heaviest
    * first. A range of one UTC month reads the first rows of the monthly rollup's index. When the
@@ -220,16 +235,7 @@ export class LedgerReports {
    */
   async top(limit: string, from: number, to: number, n: number, onePeriod = false): Promise<TopEntry[]> {
     if (onePeriod) {
-      const rows = await this.kysely
-        .selectFrom("usage_periods")
-        .select(["subject", "unit", "plan", "quantity"])
-        .where("limit_name", "=", limit)
-        .where("period_start", "=", new Date(from))
-        .orderBy("quantity", "desc")
-        .orderBy("subject")
-        .limit(n)
-        .execute();
-      return rows.map((row) => topEntry(limit, row));
+      return this.ranked("usage_periods", "period_start", limit, from, n);
     }
     const pieces = splitRange(from, to);
     const [month] = pieces.months;
@@ -239,16 +245,7 @@ export class LedgerReports {
       month !== undefined &&
       month[1] === ceilMonth(month[0] + 1)
     ) {
-      const rows = await this.kysely
-        .selectFrom("usage_monthly")
-        .select(["subject", "unit", "plan", "quantity"])
-        .where("limit_name", "=", limit)
-        .where("month", "=", new Date(from))
-        .orderBy("quantity", "desc")
-        .orderBy("subject")
-        .limit(n)
-        .execute();
-      return rows.map((row) => topEntry(limit, row));
+      return this.ranked("usage_monthly", "month", limit, from, n);
     }
     const perSubject = this.perSubject(from, to, limit);
     if (perSubject === undefined) return [];
