@@ -111,8 +111,12 @@ export function installEdge(app: App) {
   });
 
   app.addHook("preValidation", async (request, reply) => {
+    // Bodies a route only forwards (the LLM gateway's prompts) are never stored: any text goes.
+    const stored = (request.routeOptions.config as { forwardsBody?: boolean }).forwardsBody !== true;
     const found =
-      findUnstorableText(request.params) ?? findUnstorableText(request.query) ?? findUnstorableText(request.body);
+      findUnstorableText(request.params) ??
+      findUnstorableText(request.query) ??
+      (stored ? findUnstorableText(request.body) : undefined);
     if (found) {
       const field = found.path || "body";
       return sendProblem(reply, problem(PROBLEMS.validationFailed, `${field}: ${found.reason}.`, { field }));

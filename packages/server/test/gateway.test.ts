@@ -248,7 +248,25 @@ describe("LLM gateway (memory store, official openai SDK)", () => {
     });
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+    // The reservation is sized from max_tokens: a value that is not a token count is refused, not defaulted.
+    const badMax = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages, max_tokens: "many" }),
+    });
+    expect(badMax.status).toBe(400);
+    expect(((await badMax.json()) as { error: { param: string } }).error.param).toBe("max_tokens");
     expect(await usedBy(gateway, key.id, "pro")).toEqual({ "calls-minute": 0, "tokens-month": 0 });
+  });
+
+  it("a prompt holding a NUL character is forwarded (prompts are never stored), not refused", async () => {
+    const key = await createKey(gateway, "pro");
+    const answer = await sdk(key.secret).chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "a\u0000b" }],
+      max_tokens: 3,
+    });
+    expect(answer.choices[0]?.message.content).toBe(" tok".repeat(3));
   });
 
   it("BYOK: X-Provider-Key goes upstream for that call only, token and money limits are skipped, the key is never logged", async () => {

@@ -154,6 +154,13 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
     if (typeof model !== "string" || model.length === 0 || model.length > 128) {
       return refuse(reply, invalidRequest("model", "must be a model name (1-128 characters)"));
     }
+    // The reservation is sized from it: a bad value must not fall back to a default silently.
+    for (const field of ["max_tokens", "max_completion_tokens", "max_output_tokens"]) {
+      const value = body[field];
+      if (value !== undefined && value !== null && !(Number.isSafeInteger(value) && (value as number) >= 0)) {
+        return refuse(reply, invalidRequest(field, "must be a whole number of tokens (0 or more)"));
+      }
+    }
     const auth = authenticate(request);
     if ("refusal" in auth) return refuse(reply, auth.refusal as GatewayRefusal);
     const { input, plan, category } = auth;
@@ -311,8 +318,10 @@ export async function gatewayRoutes(app: App, ctx: ServerContext, parseDuration:
           );
       });
       for (const operation of Object.keys(OPERATIONS) as Operation[]) {
-        scope.post(`/${operation}`, { bodyLimit: gateway.bodyLimit, schema: { hide: true } }, (request, reply) =>
-          forward(operation, request, reply),
+        scope.post(
+          `/${operation}`,
+          { bodyLimit: gateway.bodyLimit, schema: { hide: true }, config: { forwardsBody: true } },
+          (request, reply) => forward(operation, request, reply),
         );
       }
       scope.get("/models", { schema: { hide: true } }, async (request, reply) => {
